@@ -43,39 +43,39 @@ enum mpx_mptcp_subtype {
 
 /* Option lengths, named as in Linux net/mptcp/protocol.h (TCPOLEN_MPTCP_*),
  * plus the draft's E-mode forms (MPX_TCPOLEN_MPC_E_*). */
-#define MPX_TCPOLEN_MPC_SYN            4
-#define MPX_TCPOLEN_MPC_SYNACK         12
-#define MPX_TCPOLEN_MPC_ACK            20
-#define MPX_TCPOLEN_MPC_ACK_DATA       22
-#define MPX_TCPOLEN_MPC_ACK_DATA_CSUM  24
-#define MPX_TCPOLEN_MPC_E_SYNACK       8
-#define MPX_TCPOLEN_MPC_E_ACK          12
-#define MPX_TCPOLEN_MPC_E_ACK_DATA     14
+#define MPX_TCPOLEN_MPC_SYN             4
+#define MPX_TCPOLEN_MPC_SYNACK          12
+#define MPX_TCPOLEN_MPC_ACK             20
+#define MPX_TCPOLEN_MPC_ACK_DATA        22
+#define MPX_TCPOLEN_MPC_ACK_DATA_CSUM   24
+#define MPX_TCPOLEN_MPC_E_SYNACK        8
+#define MPX_TCPOLEN_MPC_E_ACK           12
+#define MPX_TCPOLEN_MPC_E_ACK_DATA      14
 #define MPX_TCPOLEN_MPC_E_ACK_DATA_CSUM 16
-#define MPX_TCPOLEN_MPJ_SYN            12
-#define MPX_TCPOLEN_MPJ_SYNACK         16
-#define MPX_TCPOLEN_MPJ_ACK            24
-#define MPX_TCPOLEN_DSS_BASE           4
-#define MPX_TCPOLEN_DSS_MAX            28
-#define MPX_TCPOLEN_ADD_ADDR_V4        16 /* + 2 with port; - 8 for echo */
-#define MPX_TCPOLEN_ADD_ADDR_V6        28
-#define MPX_TCPOLEN_RM_ADDR_MIN        4
-#define MPX_TCPOLEN_RM_ADDR_MAX        11 /* Linux: at most 8 ids */
-#define MPX_TCPOLEN_PRIO               3
-#define MPX_TCPOLEN_FAIL               12
-#define MPX_TCPOLEN_FASTCLOSE          12
-#define MPX_TCPOLEN_TCPRST             4
-#define MPX_TCPOLEN_NEW_KEY            12
+#define MPX_TCPOLEN_MPJ_SYN             12
+#define MPX_TCPOLEN_MPJ_SYNACK          16
+#define MPX_TCPOLEN_MPJ_ACK             24
+#define MPX_TCPOLEN_DSS_BASE            4
+#define MPX_TCPOLEN_DSS_MAX             28
+#define MPX_TCPOLEN_ADD_ADDR_V4         16 /* + 2 with port; - 8 for echo */
+#define MPX_TCPOLEN_ADD_ADDR_V6         28
+#define MPX_TCPOLEN_RM_ADDR_MIN         4
+#define MPX_TCPOLEN_RM_ADDR_MAX         11 /* Linux: at most 8 ids */
+#define MPX_TCPOLEN_PRIO                3
+#define MPX_TCPOLEN_FAIL                12
+#define MPX_TCPOLEN_FASTCLOSE           12
+#define MPX_TCPOLEN_TCPRST              4
+#define MPX_TCPOLEN_NEW_KEY             12
 
-/* MP_CAPABLE flags byte (RFC 8684 section 3.1; E: draft section 3.1, D1). */
-#define MPX_MPC_F_A 0x80 /* checksum required */
-#define MPX_MPC_F_B 0x40 /* extensibility, must be 0 */
-#define MPX_MPC_F_C 0x20 /* no more subflows to this address/port */
-#define MPX_MPC_F_D 0x10
-#define MPX_MPC_F_E 0x08 /* draft: external keys */
-#define MPX_MPC_F_F 0x04
-#define MPX_MPC_F_G 0x02
-#define MPX_MPC_F_H 0x01 /* HMAC-SHA256 */
+/* MP_CAPABLE flags byte (RFC 8684 section 3.1; E: draft section 4.1, NOTES D1). */
+#define MPX_MPC_F_A     0x80 /* checksum required */
+#define MPX_MPC_F_B     0x40 /* extensibility, must be 0 */
+#define MPX_MPC_F_C     0x20 /* no more subflows to this address/port */
+#define MPX_MPC_F_D     0x10
+#define MPX_MPC_F_E     0x08 /* draft: external keys */
+#define MPX_MPC_F_F     0x04
+#define MPX_MPC_F_G     0x02
+#define MPX_MPC_F_H     0x01 /* HMAC-SHA256 */
 #define MPX_MPC_VERSION 1
 
 /* DSS flags byte (RFC 8684 section 3.3). */
@@ -110,51 +110,51 @@ enum mpx_hs_form {
 struct mpx_opt_mpc {
     enum mpx_hs_form form;
     uint8_t version;
-    uint8_t flags;       /* MPX_MPC_F_*; E-mode iff flags & MPX_MPC_F_E */
-    uint64_t snd_key;    /* RFC 8684 SYN/ACK and ACK */
-    uint64_t rcv_key;    /* RFC 8684 ACK */
-    uint32_t snd_token;  /* E mode SYN/ACK and ACK (draft figure 1) */
-    uint32_t rcv_token;  /* E mode ACK */
-    bool has_dll;        /* ACK carrying data: Data-Level Length */
+    uint8_t flags;      /* MPX_MPC_F_*; E-mode iff flags & MPX_MPC_F_E */
+    uint64_t snd_key;   /* RFC 8684 SYN/ACK and ACK */
+    uint64_t rcv_key;   /* RFC 8684 ACK */
+    uint32_t snd_token; /* E mode SYN/ACK and ACK (draft figure 1) */
+    uint32_t rcv_token; /* E mode ACK */
+    bool has_dll;       /* ACK carrying data: Data-Level Length */
     uint16_t dll;
-    bool has_csum;       /* ACK carrying data with checksums negotiated */
+    bool has_csum; /* ACK carrying data with checksums negotiated */
     uint16_t csum;
 };
 
 struct mpx_opt_join {
     enum mpx_hs_form form;
-    bool backup;         /* B, SYN and SYN/ACK */
-    bool key_id;         /* draft K bit (0x02 in byte 2), all three forms */
-    uint8_t addr_id;     /* SYN and SYN/ACK */
-    uint32_t token;      /* SYN: receiver's token */
-    uint32_t nonce;      /* SYN and SYN/ACK: sender's random number */
-    uint64_t thmac;      /* SYN/ACK: sender's truncated HMAC */
-    uint8_t hmac[20];    /* ACK: sender's HMAC (leftmost 160 bits) */
+    bool backup;      /* B, SYN and SYN/ACK */
+    bool key_id;      /* draft K bit (0x02 in byte 2), all three forms */
+    uint8_t addr_id;  /* SYN and SYN/ACK */
+    uint32_t token;   /* SYN: receiver's token */
+    uint32_t nonce;   /* SYN and SYN/ACK: sender's random number */
+    uint64_t thmac;   /* SYN/ACK: sender's truncated HMAC */
+    uint8_t hmac[20]; /* ACK: sender's HMAC (leftmost 160 bits) */
 };
 
 struct mpx_opt_dss {
     bool data_fin;
     bool has_ack;
     bool ack64;
-    uint64_t data_ack;   /* low 32 bits only when !ack64 */
+    uint64_t data_ack; /* low 32 bits only when !ack64 */
     bool has_map;
     bool dsn64;
-    uint64_t dsn;        /* low 32 bits only when !dsn64 */
-    uint32_t ssn;        /* relative subflow sequence number */
-    uint16_t dll;        /* 0 = infinite mapping */
+    uint64_t dsn; /* low 32 bits only when !dsn64 */
+    uint32_t ssn; /* relative subflow sequence number */
+    uint16_t dll; /* 0 = infinite mapping */
     bool has_csum;
     uint16_t csum;
 };
 
 struct mpx_opt_add_addr {
-    bool echo;           /* E (0x01) */
-    bool key_id;         /* draft K (0x02) */
+    bool echo;   /* E (0x01) */
+    bool key_id; /* draft K (0x02) */
     uint8_t addr_id;
     struct mpx_addr addr;
     bool has_port;
     uint16_t port;
-    bool has_hmac;       /* always !echo */
-    uint64_t hmac;       /* rightmost 64 bits */
+    bool has_hmac; /* always !echo */
+    uint64_t hmac; /* rightmost 64 bits */
 };
 
 #define MPX_RM_ADDR_MAX_IDS 8
@@ -172,18 +172,18 @@ struct mpx_opt_fail {
 };
 
 struct mpx_opt_fastclose {
-    bool key_id;         /* draft K (0x01 in byte 2) */
-    uint64_t key;        /* RFC 8684: receiver's key; E mode: truncated HMAC */
+    bool key_id;  /* draft K (0x01 in byte 2) */
+    uint64_t key; /* RFC 8684: receiver's key; E mode: truncated HMAC */
 };
 
 struct mpx_opt_tcprst {
-    uint8_t flags;       /* MPX_TCPRST_F_* */
-    uint8_t reason;      /* enum mpx_tcprst_reason, other values kept as is */
+    uint8_t flags;  /* MPX_TCPRST_F_* */
+    uint8_t reason; /* enum mpx_tcprst_reason, other values kept as is */
 };
 
 struct mpx_opt_new_key {
-    bool key_id;         /* K (0x01 in byte 2) */
-    uint64_t hmac;       /* rightmost 64 bits, NOTES D12 */
+    bool key_id;   /* K (0x01 in byte 2) */
+    uint64_t hmac; /* rightmost 64 bits, NOTES D12 */
 };
 
 struct mpx_mptcp_opt {
@@ -221,10 +221,11 @@ struct mpx_mptcp_opt {
  *                   MP_CAPABLE of wrong length with the B (extensibility)
  *                   flag set (RFC 8684 section 3.1: an unknown extended
  *                   format)
- * On every error except INVAL, out->subtype holds the subtype nibble (when
- * p[2] was available) and the rest of |out| is zero, for the caller's
- * counters. On MPX_ERR_PROTO and MPX_ERR_IGNORED the caller may skip p[1]
- * bytes and go on with the next option.
+ * On MPX_ERR_PROTO and MPX_ERR_IGNORED with p[1] >= 3, out->subtype holds
+ * the subtype nibble (for the caller's counters) and the rest of |out| is
+ * zero; on the other errors all of |out| is zero (if |out| is not NULL).
+ * After MPX_ERR_PROTO or MPX_ERR_IGNORED the caller may skip p[1] bytes and
+ * go on with the next option.
  *
  * Decoding is a pure codec: anything well framed is decoded, including an
  * MP_CAPABLE with an unsupported version or algorithm bits; whether to act

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "wire_addr.h"
+#include "wire_ip.h"
 #include "wire_mptcp.h"
 
 #define MPX_TCP_HDR_LEN     20
