@@ -34,7 +34,7 @@ const char *mpx_test_srcdir(void);
 
 #define MPX_TEST(name)                                                                             \
     static void test_##name(void);                                                                 \
-    __attribute__((constructor)) static void register_##name(void)                                \
+    __attribute__((constructor)) static void register_##name(void)                                 \
     {                                                                                              \
         mpx_test_register(#name, test_##name);                                                     \
     }                                                                                              \
@@ -58,8 +58,8 @@ const char *mpx_test_srcdir(void);
     do {                                                                                           \
         uint64_t va_ = (uint64_t)(a), vb_ = (uint64_t)(b);                                         \
         if (va_ != vb_)                                                                            \
-            mpx_test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): 0x%" PRIx64 " != 0x%" PRIx64,    \
-                          #a, #b, va_, vb_);                                                       \
+            mpx_test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): 0x%" PRIx64 " != 0x%" PRIx64, #a, \
+                          #b, va_, vb_);                                                           \
     } while (0)
 
 #define CHECK_INT(a, b)                                                                            \

@@ -12,24 +12,24 @@
 
 enum mpx_err {
     MPX_OK = 0,
-    MPX_ERR_INVAL = -201,     /* bad argument from the owner */
-    MPX_ERR_TRUNC = -202,     /* input shorter than its own framing says */
-    MPX_ERR_PROTO = -203,     /* malformed by the protocol's rules */
-    MPX_ERR_UNSUPP = -204,    /* well formed but not something we handle */
-    MPX_ERR_NOBUF = -205,     /* output buffer too small */
-    MPX_ERR_NOSPACE = -206,   /* no option space left */
-    MPX_ERR_CSUM = -207,      /* checksum mismatch */
-    MPX_ERR_FRAG = -208,      /* IP fragment: we do not reassemble */
-    MPX_ERR_IGNORED = -209,   /* valid framing, ignored by rule (e.g. unknown subtype) */
-    MPX_ERR_STATE = -210,     /* call not allowed in this state */
-    MPX_ERR_AGAIN = -211,     /* nothing to do now; retry later */
-    MPX_ERR_EXIST = -212,     /* already present */
-    MPX_ERR_NOENT = -213,     /* not found */
-    MPX_ERR_CRYPTO = -214,    /* crypto primitive failed */
-    MPX_ERR_REFUSED = -215,   /* connection refused (RST to SYN) */
-    MPX_ERR_TIMEDOUT = -216,  /* retransmissions gave up */
-    MPX_ERR_RESET = -217,     /* connection reset by peer */
-    MPX_ERR_CLOSED = -218,    /* operation on a closed connection */
+    MPX_ERR_INVAL = -201,    /* bad argument from the owner */
+    MPX_ERR_TRUNC = -202,    /* input shorter than its own framing says */
+    MPX_ERR_PROTO = -203,    /* malformed by the protocol's rules */
+    MPX_ERR_UNSUPP = -204,   /* well formed but not something we handle */
+    MPX_ERR_NOBUF = -205,    /* output buffer too small */
+    MPX_ERR_NOSPACE = -206,  /* no option space left */
+    MPX_ERR_CSUM = -207,     /* checksum mismatch */
+    MPX_ERR_FRAG = -208,     /* IP fragment: we do not reassemble */
+    MPX_ERR_IGNORED = -209,  /* valid framing, ignored by rule (e.g. unknown subtype) */
+    MPX_ERR_STATE = -210,    /* call not allowed in this state */
+    MPX_ERR_AGAIN = -211,    /* nothing to do now; retry later */
+    MPX_ERR_EXIST = -212,    /* already present */
+    MPX_ERR_NOENT = -213,    /* not found */
+    MPX_ERR_CRYPTO = -214,   /* crypto primitive failed */
+    MPX_ERR_REFUSED = -215,  /* connection refused (RST to SYN) */
+    MPX_ERR_TIMEDOUT = -216, /* retransmissions gave up */
+    MPX_ERR_RESET = -217,    /* connection reset by peer */
+    MPX_ERR_CLOSED = -218,   /* operation on a closed connection */
     MPX_ERR_FATAL = -500,
     MPX_ERR_NOMEM = -501,
 };

@@ -16,18 +16,18 @@
 
 #include "wire_addr.h"
 
-#define MPX_IPPROTO_TCP   6
-#define MPX_IPV4_HDR_LEN  20
-#define MPX_IPV6_HDR_LEN  40
+#define MPX_IPPROTO_TCP  6
+#define MPX_IPV4_HDR_LEN 20
+#define MPX_IPV6_HDR_LEN 40
 
 struct mpx_ip_hdr {
-    uint8_t version;      /* 4 or 6 */
-    uint8_t tos;          /* IPv4 TOS / IPv6 traffic class */
-    uint8_t ttl;          /* IPv4 TTL / IPv6 hop limit */
-    uint8_t proto;        /* IPv4 protocol / IPv6 upper-layer next header */
-    uint16_t id;          /* IPv4 identification */
-    bool df;              /* IPv4 don't fragment */
-    uint32_t flow_label;  /* IPv6 */
+    uint8_t version;     /* 4 or 6 */
+    uint8_t tos;         /* IPv4 TOS / IPv6 traffic class */
+    uint8_t ttl;         /* IPv4 TTL / IPv6 hop limit */
+    uint8_t proto;       /* IPv4 protocol / IPv6 upper-layer next header */
+    uint16_t id;         /* IPv4 identification */
+    bool df;             /* IPv4 don't fragment */
+    uint32_t flow_label; /* IPv6 */
     struct mpx_addr src, dst;
     uint16_t hdr_len;     /* bytes up to the upper-layer header (with options/ext) */
     uint16_t payload_len; /* bytes of upper-layer data after hdr_len */

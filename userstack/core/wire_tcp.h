@@ -33,13 +33,13 @@
 #define MPX_TH_CWR 0x80
 
 /* Option kinds and lengths. */
-#define MPX_TCPOPT_EOL       0
-#define MPX_TCPOPT_NOP       1
-#define MPX_TCPOPT_MSS       2
-#define MPX_TCPOPT_WSCALE    3
-#define MPX_TCPOPT_SACK_PERM 4
-#define MPX_TCPOPT_SACK      5
-#define MPX_TCPOPT_TS        8
+#define MPX_TCPOPT_EOL        0
+#define MPX_TCPOPT_NOP        1
+#define MPX_TCPOPT_MSS        2
+#define MPX_TCPOPT_WSCALE     3
+#define MPX_TCPOPT_SACK_PERM  4
+#define MPX_TCPOPT_SACK       5
+#define MPX_TCPOPT_TS         8
 #define MPX_TCPOLEN_MSS       4
 #define MPX_TCPOLEN_WSCALE    3
 #define MPX_TCPOLEN_SACK_PERM 2
@@ -48,7 +48,7 @@
 #define MPX_TCP_MAX_SACK      4
 /* Most MPTCP options one segment can carry: 40 bytes / 3 (MP_PRIO) is 13,
  * but no sender needs more than a few; extras are counted and dropped. */
-#define MPX_TCP_MAX_MPTCP     6
+#define MPX_TCP_MAX_MPTCP 6
 
 /* Presence bits of struct mpx_tcp_opts, also the "did not fit" mask of
  * mpx_tcp_encode(); MPTCP option i is bit MPX_TCPO_MPTCP0 << i. */
@@ -64,30 +64,30 @@ struct mpx_sack_block {
 };
 
 struct mpx_tcp_opts {
-    uint32_t present;     /* MPX_TCPO_* (MPTCP options: see n_mptcp) */
+    uint32_t present; /* MPX_TCPO_* (MPTCP options: see n_mptcp) */
     uint16_t mss;
-    uint8_t wscale;       /* as received; the user clamps to 14 */
+    uint8_t wscale; /* as received; the user clamps to 14 */
     uint32_t ts_val, ts_ecr;
     uint8_t n_sack;
     struct mpx_sack_block sack[MPX_TCP_MAX_SACK];
     uint8_t n_mptcp;
     struct mpx_mptcp_opt mptcp[MPX_TCP_MAX_MPTCP];
     /* Decode outcomes, for the caller's counters (never set by encode). */
-    uint8_t n_bad;        /* malformed options skipped (bad length etc.) */
-    uint8_t n_mptcp_bad;  /* MPTCP options rejected by wire_mptcp (PROTO) */
+    uint8_t n_bad;           /* malformed options skipped (bad length etc.) */
+    uint8_t n_mptcp_bad;     /* MPTCP options rejected by wire_mptcp (PROTO) */
     uint8_t n_mptcp_ignored; /* MPTCP options ignored by rule (IGNORED) */
     uint8_t n_mptcp_dropped; /* valid MPTCP options beyond MPX_TCP_MAX_MPTCP */
-    uint8_t n_unknown;    /* unknown TCP option kinds skipped */
+    uint8_t n_unknown;       /* unknown TCP option kinds skipped */
 };
 
 struct mpx_tcp_hdr {
     uint16_t sport, dport;
     uint32_t seq, ack;
-    uint8_t flags;        /* MPX_TH_* */
-    uint16_t win;         /* raw (unscaled) window field */
+    uint8_t flags; /* MPX_TH_* */
+    uint16_t win;  /* raw (unscaled) window field */
     uint16_t csum;
     uint16_t urg;
-    uint8_t doff;         /* header length in bytes, with options */
+    uint8_t doff; /* header length in bytes, with options */
     struct mpx_tcp_opts opts;
 };
 
