@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="gcc make clang libclang-rt-14-dev clang-format cppcheck libssl-dev liburing-dev
-      python3 python3-pytest tshark iproute2"
+      python3 python3-pytest tshark iproute2
+      libnetfilter-queue-dev libmnl-dev iptables nftables iputils-ping"
 
 missing=""
 for p in $PKGS; do
