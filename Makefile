@@ -9,16 +9,25 @@ ASAN_DIR := $(BUILD)/asan
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-missing-field-initializers
-CFLAGS_BASE := -std=gnu11 -g $(WARN) -Iuserstack/core -Iuserstack/io -Itests/unit
+CFLAGS_BASE := -std=gnu11 -g $(WARN) -Iuserstack/core -Iuserstack/io -Itests/unit \
+            -Iuserstack -Iuserstack/daemon
 CFLAGS   ?= -O2
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LIBS     := -lcrypto -lm
+LIBS     := -lcrypto -lm -luring
 
 CORE_SRC := $(sort $(wildcard userstack/core/*.c))
 IO_SRC   := $(sort $(wildcard userstack/io/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-HDRS     := $(wildcard userstack/core/*.h userstack/io/*.h tests/unit/*.h)
+HDRS     := $(wildcard userstack/core/*.h userstack/io/*.h tests/unit/*.h userstack/*.h \
+              userstack/daemon/*.h userstack/cli/*.h)
+# Daemon/CLI (issue 6): rpc.c and the daemon's config parser are shared with
+# the unit tests; the rest of userstack/daemon and userstack/cli make the binaries.
+SHARED_SRC := userstack/rpc.c userstack/daemon/config.c
+DAEMON_SRC := $(filter-out $(SHARED_SRC),$(sort $(wildcard userstack/daemon/*.c)))
+CLI_SRC    := $(sort $(wildcard userstack/cli/*.c))
+SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
+SHARED_AOBJ := $(SHARED_SRC:%.c=$(ASAN_DIR)/%.o)
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 IO_OBJ   := $(IO_SRC:%.c=$(BUILD)/%.o)
@@ -31,8 +40,8 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 
-.PHONY: all asan test unit lint format deps fuzz fuzz-build bench clean demo
-all: $(BUILD)/libmpxcore.a $(BUILD)/unit_tests
+.PHONY: all asan test unit lint format deps fuzz fuzz-build bench soak clean demo
+all: $(BUILD)/libmpxcore.a $(BUILD)/unit_tests $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/codec_oracle $(BUILD)/linkemu $(BUILD)/tun_probe
 
 # --- objects -------------------------------------------------------------
 $(BUILD)/%.o: %.c $(HDRS) Makefile
@@ -47,13 +56,33 @@ $(BUILD)/libmpxcore.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/unit_tests: $(UNIT_OBJ) $(IO_OBJ) $(CORE_OBJ)
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(SHARED_OBJ) $(IO_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-$(ASAN_DIR)/unit_tests: $(UNIT_AOBJ) $(IO_AOBJ) $(CORE_AOBJ)
+$(ASAN_DIR)/unit_tests: $(UNIT_AOBJ) $(SHARED_AOBJ) $(IO_AOBJ) $(CORE_AOBJ)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 asan: $(ASAN_DIR)/unit_tests
+
+# The engine daemon and the command-line tool (issue 6).
+$(BUILD)/mptcpextd: $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(SHARED_OBJ) $(IO_OBJ) $(BUILD)/libmpxcore.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/mptcpext: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/userstack/rpc.o $(BUILD)/libmpxcore.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# Encodes every MPTCP option form into a pcap for tests/test_codec_tshark.py.
+$(BUILD)/codec_oracle: tests/tools/codec_oracle.c $(BUILD)/libmpxcore.a $(HDRS) Makefile
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $< $(BUILD)/libmpxcore.a $(LIBS)
+
+# Drives userstack/io/tun.c against the real kernel for tests/test_tun.py.
+$(BUILD)/tun_probe: tests/tools/tun_probe.c $(IO_OBJ) $(BUILD)/libmpxcore.a $(HDRS) Makefile
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $< $(IO_OBJ) $(BUILD)/libmpxcore.a $(LIBS)
+
+# Userspace link emulator (delay/jitter/loss) for the netlab router namespaces.
+$(BUILD)/linkemu: lab/linkemu.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $< -lnetfilter_queue -lmnl -lm
 
 # --- fuzzing (libFuzzer, clang) -----------------------------------------
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(HDRS) Makefile
@@ -72,6 +101,19 @@ fuzz: deps $(FUZZ_BIN)
 	        $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
+# --- benchmark (not a test) ---------------------------------------------
+$(BUILD)/tcp_bench: bench/tcp_bench.c $(CORE_OBJ) $(HDRS)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ bench/tcp_bench.c $(CORE_OBJ) $(LIBS)
+
+bench: $(BUILD)/tcp_bench
+	$(BUILD)/tcp_bench
+
+# Longer randomised runs of the simulated-network scenarios (not part of
+# `make test`): SOAK_SEEDS seeds per soak test.
+SOAK_SEEDS ?= 200
+soak: $(BUILD)/unit_tests
+	MPX_SOAK_SEEDS=$(SOAK_SEEDS) $(BUILD)/unit_tests tcp_soak
+
 # --- tests ---------------------------------------------------------------
 deps:
 	@sh scripts/deps.sh
@@ -85,7 +127,7 @@ test: deps all asan fuzz-build
 	if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
 # --- checks --------------------------------------------------------------
-SRC_ALL := $(CORE_SRC) $(IO_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(HDRS) $(wildcard bench/*.c)
+SRC_ALL := $(CORE_SRC) $(IO_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(HDRS) $(SHARED_SRC) $(DAEMON_SRC) $(CLI_SRC) $(wildcard bench/*.c)
 
 lint: deps
 	clang-format --dry-run --Werror $(SRC_ALL)
