@@ -375,6 +375,30 @@ static void rcvbuf_tune(struct mpx_tcp_conn *c, uint64_t now)
     c->rcvq_time = now;
 }
 
+/* RFC 9293 3.8.6.2.2 and Linux __tcp_cleanup_rbuf: announce the opened
+ * window when the advertised one had become small. */
+static void maybe_window_update(struct mpx_tcp_conn *c, uint32_t old_win)
+{
+    uint32_t new_win = mpx_tcp_rcv_window(c);
+    if (new_win > old_win && (old_win == 0 || old_win <= c->rcvbuf.cap / 2) &&
+        (new_win >= 2 * old_win || new_win - old_win >= c->rcvbuf.cap / 2) &&
+        c->state != MPX_TCP_CLOSED)
+        c->ack_now = true;
+}
+
+void mpx_tcp_send_ack(struct mpx_tcp_conn *c)
+{
+    if (c->state >= MPX_TCP_ESTABLISHED && c->state != MPX_TCP_TIME_WAIT)
+        c->ack_now = true;
+}
+
+void mpx_tcp_window_update(struct mpx_tcp_conn *c)
+{
+    if (c->state < MPX_TCP_ESTABLISHED)
+        return;
+    maybe_window_update(c, mpx_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0);
+}
+
 long mpx_tcp_recv(struct mpx_tcp_conn *c, void *buf, size_t len, uint64_t now)
 {
     uint32_t n = c->rcvbuf.len;
@@ -392,13 +416,7 @@ long mpx_tcp_recv(struct mpx_tcp_conn *c, void *buf, size_t len, uint64_t now)
     mpx_ring_consume(&c->rcvbuf, n);
     c->rcvq_copied += n;
     rcvbuf_tune(c, now);
-    /* RFC 9293 3.8.6.2.2 and Linux __tcp_cleanup_rbuf: announce the opened
-     * window when the advertised one had become small. */
-    uint32_t new_win = mpx_tcp_rcv_window(c);
-    if (new_win > old_win && (old_win == 0 || old_win <= c->rcvbuf.cap / 2) &&
-        (new_win >= 2 * old_win || new_win - old_win >= c->rcvbuf.cap / 2) &&
-        c->state != MPX_TCP_CLOSED)
-        c->ack_now = true;
+    maybe_window_update(c, old_win);
     if (c->rcvbuf.len)
         mpx_tcp_event(c, MPX_TCP_EV_READABLE, 0);
     return (long)n;

@@ -133,6 +133,17 @@ struct mpx_tcp_config {
     uint8_t opt_reserve; /* option bytes the hook may add to a data
                           * segment: payloads shrink by this much so the
                           * segment stays within the MSS */
+    /* Shortens a data segment (new or retransmitted) that starts at
+     * |data_off| and would carry |len| bytes: returns the payload to send,
+     * 1..len (other values are ignored). MPTCP: a segment must not carry
+     * bytes of two DSS mappings (Linux splits skbs per mapping). ctx is
+     * opt_hook_ctx. */
+    uint32_t (*seg_limit)(void *ctx, uint32_t data_off, uint32_t len);
+    /* The receive window to offer instead of the free buffer space (RFC
+     * 8684 section 3.3.4: MPTCP subflows offer the connection-level
+     * window). The engine grows its receive buffer (up to rmem_max) so
+     * that whatever it offers fits. ctx is opt_hook_ctx. */
+    uint32_t (*rcv_wnd)(void *ctx);
     mpx_tcp_log_fn log;
     void *log_ctx;
     enum mpx_log_level log_level;
@@ -249,6 +260,13 @@ int mpx_tcp_shutdown(struct mpx_tcp_conn *c, int how, uint64_t now);
 int mpx_tcp_close(struct mpx_tcp_conn *c, uint64_t now);
 /* Send RST (when synchronized) and go to CLOSED at once. */
 int mpx_tcp_abort(struct mpx_tcp_conn *c, uint64_t now);
+
+/* Queue a pure ACK (e.g. the MP_JOIN fourth ACK, an MPTCP option that
+ * must go out now); no-op unless synchronized. */
+void mpx_tcp_send_ack(struct mpx_tcp_conn *c);
+/* The owner's window (cfg.rcv_wnd) grew: send a window update when the
+ * offered window had become small, as mpx_tcp_recv does. */
+void mpx_tcp_window_update(struct mpx_tcp_conn *c);
 
 /* Socket options that change at run time. */
 void mpx_tcp_set_nodelay(struct mpx_tcp_conn *c, bool on, uint64_t now);

@@ -25,6 +25,16 @@ uint32_t mpx_tcp_rcv_window(struct mpx_tcp_conn *c)
 {
     uint32_t slack = 1u << c->rcv_wscale;
     uint32_t room = c->rcvbuf.cap - c->rcvbuf.len;
+    if (c->cfg.rcv_wnd) {
+        /* the owner's window; grow the ring so that what we offer fits */
+        uint32_t want = c->cfg.rcv_wnd(c->cfg.opt_hook_ctx);
+        uint32_t lim = c->cfg.rmem_max > c->rcvbuf.len ? c->cfg.rmem_max - c->rcvbuf.len : 0;
+        want = want < lim ? want : lim;
+        if (want + slack > room && mpx_ring_grow(&c->rcvbuf, c->rcvbuf.len + want + slack) == 0)
+            room = c->rcvbuf.cap - c->rcvbuf.len;
+        if (want + slack < room)
+            room = want + slack;
+    }
     room = room > slack ? room - slack : 0;
     uint32_t max = (uint32_t)65535 << c->rcv_wscale;
     if (room > max)
@@ -282,6 +292,11 @@ static int emit_data(struct mpx_tcp_conn *c, uint8_t *out, size_t cap, uint64_t 
     uint32_t avail = mpx_seq_lt(seq, data_end) ? data_end - seq : 0;
     if (len > avail)
         len = avail;
+    if (len && c->cfg.seg_limit) {
+        uint32_t lim = c->cfg.seg_limit(c->cfg.opt_hook_ctx, seq - (c->iss + 1), len);
+        if (lim && lim < len)
+            len = lim;
+    }
     uint8_t flags = MPX_TH_ACK;
     if (c->shut_wr && seq + len == c->fin_seq)
         flags |= MPX_TH_FIN;

@@ -1,0 +1,810 @@
+/*
+ * mptcp_conn.c - the MPTCP connection ("msk", RFC 8684 section 3.3): the
+ * data sequence space, data-level send buffer (from DATA_ACK) and receive
+ * reassembly (by DSN), DATA_FIN both ways, the connection-level receive
+ * window (section 3.3.4), fallback to TCP (section 3.7) and the
+ * application API (mpx_conn_*).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "mptcp_int.h"
+
+struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server)
+{
+    struct mpx_msk *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->scap = st->cfg.sndbuf;
+    m->rcap = st->cfg.rcvbuf;
+    m->sbuf = malloc(m->scap);
+    m->rbuf = malloc(m->rcap);
+    if (!m->sbuf || !m->rbuf) {
+        free(m->sbuf);
+        free(m->rbuf);
+        free(m);
+        return NULL;
+    }
+    m->st = st;
+    m->server = server;
+    m->kops = &mpx_key_ops_rfc8684;
+    m->id = ++st->next_id ? st->next_id : ++st->next_id;
+    m->next_local_id = 1;
+    mpx_sched_init(&m->sched, st->cfg.scheduler ? mpx_sched_find(st->cfg.scheduler) : NULL);
+    m->next = st->msks;
+    st->msks = m;
+    return m;
+}
+
+void mpx_msk_free(struct mpx_msk *m)
+{
+    struct mpx_stack *st = m->st;
+    while (m->nsf)
+        mpx_sf_free(m->sf[m->nsf - 1]);
+    if (m->token_in)
+        mpx_token_remove(&st->tokens, m->keys.ltoken);
+    if (m->pm_on) {
+        mpx_msk_pm_mib_add(m, &st->mib_pm_gone);
+        mpx_pm_conn_free(&m->pm);
+    }
+    for (struct mpx_msk **pp = &st->msks; *pp; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    }
+    free(m->sbuf);
+    free(m->rbuf);
+    free(m->ooo);
+    free(m);
+}
+
+/* Local key, token in the host table, and the send side's first DSN:
+ * IDSN + 1 (section 3.3: the SYN "consumes" the IDSN). */
+int mpx_msk_set_local_key(struct mpx_msk *m)
+{
+    int rv = m->kops->local_init(m);
+    if (rv < 0)
+        return rv;
+    rv = mpx_token_insert(&m->st->tokens, m->keys.ltoken, m);
+    if (rv < 0)
+        return rv;
+    m->token_in = true;
+    m->snd_una = m->snd_nxt = m->write_seq = m->keys.lidsn + 1;
+    m->wnd_end = m->snd_una + 65535;
+    return 0;
+}
+
+/* The peer's key is known: its data starts at its IDSN + 1. */
+void mpx_msk_start_data(struct mpx_msk *m)
+{
+    m->rd_seq = m->rcv_nxt = m->keys.ridsn + 1;
+    m->mptcp = true;
+}
+
+/* Section 3.7: from now on the connection is the TCP stream of |sf|, one
+ * way. Our pending data continues on an implicit infinite mapping. */
+void mpx_msk_fallback(struct mpx_msk *m, struct mpx_sf *sf)
+{
+    if (m->fallback)
+        return;
+    m->fallback = true;
+    m->mptcp = false;
+    if (m->token_in) {
+        mpx_token_remove(&m->st->tokens, m->keys.ltoken);
+        m->token_in = false;
+    }
+    sf->mp_ok = true;
+    sf->rx_inf = true;
+    sf->rx_inf_off = sf->rx_off;
+    sf->rx_inf_dsn = m->rcv_nxt;
+    sf->tx_inf = true;
+    sf->tx_inf_off = sf->tx_off;
+    sf->tx_inf_dsn = m->snd_nxt;
+    struct mpx_stack_event ev = {.type = MPX_SEV_FALLBACK, .conn = m->id};
+    mpx_stack_event_push(m->st, &ev);
+}
+
+/* RFC 8684 section 3.3.1: a 32-bit DSN or DATA_ACK carries the low bits;
+ * expand against a recent full value (Linux __mptcp_expand_seq). */
+uint64_t mpx_msk_expand(uint64_t ref, uint64_t v32)
+{
+    int32_t d = (int32_t)((uint32_t)v32 - (uint32_t)ref);
+    return ref + (uint64_t)(int64_t)d;
+}
+
+static void sbuf_trim(struct mpx_msk *m, uint64_t ack)
+{
+    uint64_t top = m->write_seq + (m->fin_sent ? 1 : 0);
+    if (ack <= m->snd_una || ack > top)
+        return;
+    if (m->fin_sent && ack == m->write_seq + 1) {
+        m->fin_acked = true;
+        ack = m->write_seq;
+    }
+    m->bytes_acked += ack - m->snd_una;
+    m->snd_una = ack;
+    if (m->snd_nxt < ack)
+        m->snd_nxt = ack;
+    /* drop reinjection ranges the peer now has */
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < m->n_reinj; i++) {
+        if (m->reinj[i].e <= ack)
+            continue;
+        if (m->reinj[i].s < ack)
+            m->reinj[i].s = ack;
+        m->reinj[k++] = m->reinj[i];
+    }
+    m->n_reinj = k;
+    if (m->want_writable) {
+        m->want_writable = false;
+        struct mpx_stack_event ev = {.type = MPX_SEV_WRITABLE, .conn = m->id};
+        mpx_stack_event_push(m->st, &ev);
+    }
+}
+
+/* DATA_ACK (section 3.3.2) with the window of the segment carrying it,
+ * which is relative to the DATA_ACK (section 3.3.4). */
+void mpx_msk_data_ack(struct mpx_msk *m, uint64_t ack, uint32_t wnd)
+{
+    sbuf_trim(m, ack);
+    if (ack >= m->snd_una && ack + wnd > m->wnd_end)
+        m->wnd_end = ack + wnd;
+}
+
+uint64_t mpx_msk_rcv_wnd(const struct mpx_msk *m)
+{
+    uint64_t edge = m->rd_seq + m->rcap;
+    return edge > m->rcv_nxt ? edge - m->rcv_nxt : 0;
+}
+
+uint32_t mpx_msk_rcv_space(const struct mpx_msk *m, uint64_t dsn)
+{
+    uint64_t edge = m->rd_seq + m->rcap;
+    if (dsn >= edge)
+        return 0;
+    uint64_t n = edge - dsn;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+static void rbuf_copy(struct mpx_msk *m, uint64_t dsn, const uint8_t *p, uint32_t len)
+{
+    uint32_t at = (uint32_t)(dsn % m->rcap);
+    uint32_t first = m->rcap - at < len ? m->rcap - at : len;
+    memcpy(m->rbuf + at, p, first);
+    if (first < len)
+        memcpy(m->rbuf, p + first, len - first);
+}
+
+static void fin_check(struct mpx_msk *m)
+{
+    if (m->rcv_fin && !m->fin_in && m->rcv_nxt == m->rcv_fin_seq) {
+        m->fin_in = true;
+        m->rcv_nxt++; /* the DATA_FIN takes one DSN (section 3.3.3) */
+        struct mpx_stack_event ev = {.type = MPX_SEV_READABLE, .conn = m->id};
+        mpx_stack_event_push(m->st, &ev);
+    }
+}
+
+/* Out-of-order ranges: sorted, disjoint, merged on insert. Returns false
+ * when a new range is needed and none can be had (the caller keeps the
+ * bytes in the subflow). */
+static bool ooo_room(struct mpx_msk *m)
+{
+    if (m->n_ooo < m->cap_ooo)
+        return true;
+    if (m->cap_ooo >= MPX_MSK_OOO_MAX)
+        return false;
+    uint32_t cap = m->cap_ooo ? m->cap_ooo * 2 : 64;
+    struct mpx_range *r = realloc(m->ooo, cap * sizeof(*r));
+    if (!r)
+        return false;
+    m->ooo = r;
+    m->cap_ooo = cap;
+    return true;
+}
+
+/* First range whose end is >= |s| (binary search). */
+static uint32_t ooo_find(const struct mpx_msk *m, uint64_t s)
+{
+    uint32_t lo = 0, hi = m->n_ooo;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->ooo[mid].e < s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool mpx_msk_ooo_ok(struct mpx_msk *m, uint64_t dsn, uint32_t len)
+{
+    if (dsn <= m->rcv_nxt)
+        return true;
+    uint32_t i = ooo_find(m, dsn);
+    if (i < m->n_ooo && m->ooo[i].s <= dsn + len)
+        return true; /* merges */
+    return ooo_room(m);
+}
+
+static void ooo_add(struct mpx_msk *m, uint64_t s, uint64_t e)
+{
+    struct mpx_mptcp_mib *mib = &m->st->mib;
+    uint32_t i = ooo_find(m, s);
+    if (i == m->n_ooo)
+        mib->OFOQueueTail++;
+    else
+        mib->OFOQueue++;
+    if (i < m->n_ooo && m->ooo[i].s <= e) {
+        if (s < m->ooo[i].s)
+            m->ooo[i].s = s;
+        if (e > m->ooo[i].e)
+            m->ooo[i].e = e;
+        uint32_t k = i + 1;
+        while (k < m->n_ooo && m->ooo[k].s <= m->ooo[i].e) {
+            if (m->ooo[k].e > m->ooo[i].e)
+                m->ooo[i].e = m->ooo[k].e;
+            k++;
+            mib->OFOMerge++;
+        }
+        if (k > i + 1) {
+            memmove(&m->ooo[i + 1], &m->ooo[k], (size_t)(m->n_ooo - k) * sizeof(m->ooo[0]));
+            m->n_ooo -= k - i - 1;
+        }
+        return;
+    }
+    if (!ooo_room(m)) {
+        mib->RcvPruned++; /* cannot happen: the drain checked mpx_msk_ooo_ok */
+        return;
+    }
+    memmove(&m->ooo[i + 1], &m->ooo[i], (size_t)(m->n_ooo - i) * sizeof(m->ooo[0]));
+    m->ooo[i].s = s;
+    m->ooo[i].e = e;
+    m->n_ooo++;
+}
+
+void mpx_msk_rcv_data(struct mpx_msk *m, uint64_t dsn, const uint8_t *p, uint32_t len)
+{
+    uint64_t end = dsn + len, edge = m->rd_seq + m->rcap;
+    if (end <= m->rcv_nxt) {
+        m->st->mib.DuplicateData++;
+        return;
+    }
+    if (dsn < m->rcv_nxt) {
+        p += m->rcv_nxt - dsn;
+        dsn = m->rcv_nxt;
+    }
+    if (end > edge)
+        end = edge;
+    if (end <= dsn)
+        return;
+    rbuf_copy(m, dsn, p, (uint32_t)(end - dsn));
+    m->bytes_received += end - dsn;
+    if (dsn > m->rcv_nxt) {
+        ooo_add(m, dsn, end);
+        return;
+    }
+    m->rcv_nxt = end;
+    uint32_t k = 0;
+    while (k < m->n_ooo && m->ooo[k].s <= m->rcv_nxt) {
+        if (m->ooo[k].e > m->rcv_nxt)
+            m->rcv_nxt = m->ooo[k].e;
+        k++;
+    }
+    if (k) {
+        memmove(&m->ooo[0], &m->ooo[k], (size_t)(m->n_ooo - k) * sizeof(m->ooo[0]));
+        m->n_ooo -= k;
+    }
+    fin_check(m);
+    struct mpx_stack_event ev = {.type = MPX_SEV_READABLE, .conn = m->id};
+    mpx_stack_event_push(m->st, &ev);
+}
+
+void mpx_msk_rcv_fin(struct mpx_msk *m, uint64_t fin_dsn)
+{
+    if (m->rcv_fin)
+        return;
+    if (fin_dsn < m->rcv_nxt - (m->fin_in ? 1 : 0))
+        return;
+    m->rcv_fin = true;
+    m->rcv_fin_seq = fin_dsn;
+    fin_check(m);
+}
+
+/* Queue the DSN ranges |sf| carried that are not DATA_ACKed yet, for
+ * another subflow (Linux __mptcp_retrans / reinjection). */
+void mpx_msk_reinject_sf(struct mpx_msk *m, struct mpx_sf *sf)
+{
+    for (uint16_t i = 0; i < sf->tx.n; i++) {
+        const struct mpx_map *mp = &sf->tx.m[(sf->tx.head + i) % MPX_SF_MAPS];
+        uint64_t s = mp->dsn, e = mp->dsn + mp->len;
+        if (e <= m->snd_una || mp->len == 0)
+            continue;
+        if (s < m->snd_una)
+            s = m->snd_una;
+        struct mpx_reinj *last = m->n_reinj ? &m->reinj[m->n_reinj - 1] : NULL;
+        if (last && last->e == s && last->from == sf->id) {
+            last->e = e;
+            continue;
+        }
+        if (m->n_reinj == MPX_MSK_REINJ)
+            break;
+        m->reinj[m->n_reinj].s = s;
+        m->reinj[m->n_reinj].e = e;
+        m->reinj[m->n_reinj].from = sf->id;
+        m->n_reinj++;
+    }
+    if (sf->gone && (sf->fin_map || (m->fin_sent && !m->fin_acked)))
+        m->fin_sent = false; /* DATA_FIN goes out again elsewhere */
+}
+
+/* Hand [dsn, dsn + len) of the send buffer to |sf|, in at most two
+ * contiguous pieces (ring wrap). */
+static uint32_t push_range(struct mpx_msk *m, struct mpx_sf *sf, uint64_t dsn, uint32_t len,
+                           bool *fin, uint64_t now)
+{
+    uint32_t done = 0;
+    bool want_fin = fin && *fin;
+    if (fin)
+        *fin = false;
+    while (done < len) {
+        uint32_t at = (uint32_t)((dsn + done) % m->scap);
+        uint32_t n = len - done;
+        if (n > m->scap - at)
+            n = m->scap - at;
+        bool f = want_fin && done + n == len;
+        uint32_t took = mpx_sf_push(sf, dsn + done, m->sbuf + at, n, &f, now);
+        done += took;
+        if (f && fin)
+            *fin = true;
+        if (took < n)
+            break;
+    }
+    return done;
+}
+
+static void push_fallback(struct mpx_msk *m, uint64_t now)
+{
+    struct mpx_sf *sf = m->nsf ? m->sf[0] : NULL;
+    if (!sf || sf->gone)
+        return;
+    while (m->snd_nxt < m->write_seq) {
+        uint64_t n = m->write_seq - m->snd_nxt;
+        uint32_t took = push_range(m, sf, m->snd_nxt, n > 65536 ? 65536 : (uint32_t)n, NULL, now);
+        if (!took)
+            break;
+        m->snd_nxt += took;
+        m->bytes_sent += took;
+    }
+    if (m->shut_wr && !m->fin_sent && m->snd_nxt == m->write_seq) {
+        m->fin_sent = true;
+        mpx_tcp_shutdown(sf->tcp, MPX_TCP_SHUT_WR, now);
+    }
+}
+
+/* The scheduler's inputs: one entry per subflow, and the connection. */
+struct snap {
+    struct mpx_sched_sf sf[MPX_STACK_MAX_SUBFLOWS];
+    struct mpx_sched_conn c;
+    uint32_t n;
+};
+
+static void snap_take(struct mpx_msk *m, struct snap *s)
+{
+    s->n = m->nsf;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        mpx_sf_snapshot(m->sf[i], &s->sf[i]);
+    memset(&s->c, 0, sizeof(s->c));
+    s->c.snd_una = m->snd_una;
+    s->c.snd_nxt = m->snd_nxt;
+    s->c.peer_rcv_wnd_end = m->wnd_end;
+    s->c.pending = m->write_seq - m->snd_nxt;
+    s->c.fallback = m->fallback;
+    s->c.head_sf_id = MPX_SCHED_NO_ID;
+    for (uint8_t i = 0; i < m->nsf && s->c.head_sf_id == MPX_SCHED_NO_ID; i++) {
+        const struct mpx_sf *sf = m->sf[i];
+        for (uint16_t k = 0; k < sf->tx.n; k++) {
+            const struct mpx_map *mp = &sf->tx.m[(sf->tx.head + k) % MPX_SF_MAPS];
+            if (mp->dsn <= m->snd_una && m->snd_una < mp->dsn + mp->len) {
+                s->c.head_sf_id = sf->id;
+                s->c.head_len = (uint32_t)(mp->dsn + mp->len - m->snd_una);
+                break;
+            }
+        }
+    }
+}
+
+static int idx_of(const struct mpx_msk *m, uint32_t id)
+{
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (m->sf[i]->id == id)
+            return i;
+    return -1;
+}
+
+/* Stale subflows (mptcp_sched.h stale rule): their data goes elsewhere. */
+static void check_stale(struct mpx_msk *m, struct snap *s, uint64_t now)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        struct mpx_sf *sf = m->sf[i];
+        if (sf->gone)
+            continue;
+        bool stale = mpx_sched_sf_stale(s->sf, s->n, i, &m->sched.params, now);
+        if (stale && !sf->stale) {
+            sf->stale = true;
+            s->sf[i].stale = true;
+            m->st->mib.SubflowStale++;
+            mpx_msk_reinject_sf(m, sf);
+        } else if (!stale && sf->stale && s->sf[i].rto_backoff == 0) {
+            sf->stale = false;
+            s->sf[i].stale = false;
+            m->st->mib.SubflowRecover++;
+        }
+    }
+}
+
+static void penalize(struct mpx_sf *sf)
+{
+    struct mpx_cc *cc = mpx_tcp_cc(sf->tcp);
+    uint32_t min = 2 * (cc->mss ? cc->mss : 536);
+    cc->cwnd = cc->cwnd / 2 > min ? cc->cwnd / 2 : min;
+    cc->ssthresh = cc->cwnd;
+}
+
+/* Carry out one decision; returns false when the subflows took less. */
+static bool apply(struct mpx_msk *m, struct snap *s, struct mpx_sched_decision *d, uint64_t now)
+{
+    bool all = true;
+    if (d->action == MPX_SCHED_NEW && d->n && d->dsn + d->len < m->write_seq) {
+        /* Whole segments only, so that no tail waits in the engine to be
+         * merged with the next mapping's bytes (one mapping per segment). */
+        uint32_t unit = mpx_sf_unit(m->sf[d->sf_idx[0]]);
+        if (d->len > unit)
+            d->len -= d->len % unit;
+    }
+    uint32_t took_min = d->len;
+    for (uint32_t i = 0; i < d->n; i++) {
+        struct mpx_sf *sf = m->sf[d->sf_idx[i]];
+        bool fin = d->action == MPX_SCHED_NEW && m->shut_wr && d->dsn + d->len == m->write_seq;
+        uint32_t took = push_range(m, sf, d->dsn, d->len, &fin, now);
+        if (fin)
+            m->fin_sent = true;
+        if (took < took_min)
+            took_min = took;
+    }
+    if (d->action == MPX_SCHED_NEW) {
+        m->snd_nxt += took_min;
+        m->bytes_sent += took_min;
+    } else {
+        m->st->mib.MPTCPRetrans++;
+        m->bytes_retrans += took_min;
+    }
+    if (d->penalize_idx != MPX_SCHED_NO_IDX && d->penalize_idx < s->n)
+        penalize(m->sf[d->penalize_idx]);
+    if (took_min < d->len)
+        all = false;
+    return all && took_min > 0;
+}
+
+static void push_reinject(struct mpx_msk *m, struct snap *s, uint64_t now)
+{
+    while (m->n_reinj) {
+        struct mpx_reinj *r = &m->reinj[0];
+        if (r->e <= m->snd_una) {
+            memmove(&m->reinj[0], &m->reinj[1], (size_t)(m->n_reinj - 1) * sizeof(m->reinj[0]));
+            m->n_reinj--;
+            continue;
+        }
+        int from = idx_of(m, r->from);
+        uint64_t len = r->e - r->s;
+        struct mpx_sched_retrans_req req = {
+            .from_idx = from < 0 ? MPX_SCHED_NO_IDX : (uint32_t)from,
+            .dsn = r->s,
+            .len = len > 65535 ? 65535 : (uint32_t)len,
+        };
+        struct mpx_sched_decision d;
+        if (mpx_sched_get_retrans(&m->sched, &s->c, s->sf, s->n, &req, now, &d) <= 0)
+            return;
+        bool ok = apply(m, s, &d, now);
+        r->s = d.dsn + d.len > r->s ? d.dsn + d.len : r->s;
+        snap_take(m, s);
+        if (!ok)
+            return;
+    }
+}
+
+static struct mpx_sf *fin_subflow(struct mpx_msk *m)
+{
+    struct mpx_sf *best = NULL;
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        struct mpx_sf *sf = m->sf[i];
+        if (!mpx_sf_usable(sf) || mpx_sf_notsent(sf))
+            continue;
+        /* not on the third ACK itself: it must carry MP_CAPABLE */
+        if (!sf->join && sf->client && sf->tcp->segs_out < 2)
+            continue;
+        if (!best || (best->stale && !sf->stale) ||
+            ((best->backup || best->peer_backup) && !sf->backup && !sf->peer_backup))
+            best = sf;
+    }
+    return best;
+}
+
+void mpx_msk_push(struct mpx_msk *m, uint64_t now)
+{
+    if (m->closed || !m->nsf)
+        return;
+    if (m->fallback) {
+        push_fallback(m, now);
+        return;
+    }
+    if (!m->mptcp)
+        return;
+    struct snap s;
+    snap_take(m, &s);
+    check_stale(m, &s, now);
+    push_reinject(m, &s, now);
+    for (int guard = 0; guard < 4096 && m->snd_nxt < m->write_seq; guard++) {
+        struct mpx_sched_decision d;
+        s.c.snd_nxt = m->snd_nxt;
+        s.c.pending = m->write_seq - m->snd_nxt;
+        if (mpx_sched_get_send(&m->sched, &s.c, s.sf, s.n, now, &d) <= 0)
+            break;
+        if (!apply(m, &s, &d, now))
+            break;
+        /* re-take rather than mpx_sched_commit: the subflow snapshot
+         * applies our one-mapping-per-segment rule (mpx_sf_snapshot) */
+        snap_take(m, &s);
+    }
+    /* DATA_FIN with nothing left to map it on: a DATA_FIN-only mapping on
+     * a subflow FIN (SSN 0, DLL 1, as Linux mptcp_write_data_fin). */
+    if (m->shut_wr && !m->fin_sent && m->snd_nxt == m->write_seq && !m->n_reinj) {
+        struct mpx_sf *sf = fin_subflow(m);
+        if (sf) {
+            sf->fin_map = true;
+            sf->fin_dsn = m->write_seq;
+            sf->shut = true;
+            m->fin_sent = true;
+            mpx_tcp_shutdown(sf->tcp, MPX_TCP_SHUT_WR, now);
+        }
+    }
+}
+
+static bool sf_done(const struct mpx_sf *sf)
+{
+    enum mpx_tcp_state s = mpx_tcp_get_state(sf->tcp);
+    return sf->gone || s == MPX_TCP_CLOSED || s == MPX_TCP_TIME_WAIT;
+}
+
+static void msk_closed(struct mpx_msk *m, int err)
+{
+    if (m->closed)
+        return;
+    m->closed = true;
+    if (!m->error)
+        m->error = err;
+    if (m->token_in) {
+        mpx_token_remove(&m->st->tokens, m->keys.ltoken);
+        m->token_in = false;
+    }
+    if (m->est_ev && m->st->mib.MPCurrEstab && m->mptcp)
+        m->st->mib.MPCurrEstab--;
+    struct mpx_stack_event ev = {.type = MPX_SEV_CONN_CLOSED, .conn = m->id, .error = m->error};
+    mpx_stack_event_push(m->st, &ev);
+}
+
+/* Section 3.3.3: once both DATA_FINs are acknowledged the subflows close;
+ * the connection is closed when none is left. */
+void mpx_msk_check_close(struct mpx_msk *m, uint64_t now)
+{
+    if (m->closed)
+        return;
+    bool all_done = true;
+    int err = 0;
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        if (!sf_done(m->sf[i]))
+            all_done = false;
+        else if (m->sf[i]->error)
+            err = m->sf[i]->error;
+    }
+    if (m->fallback) {
+        if (all_done)
+            msk_closed(m, m->fin_in && m->fin_acked ? 0 : err);
+        return;
+    }
+    if (m->fin_in && m->fin_acked) {
+        for (uint8_t i = 0; i < m->nsf; i++) {
+            struct mpx_sf *sf = m->sf[i];
+            if (!sf->closing && !sf_done(sf)) {
+                sf->closing = true;
+                sf->shut = true;
+                mpx_tcp_close(sf->tcp, now);
+            }
+        }
+        if (all_done)
+            msk_closed(m, 0);
+        return;
+    }
+    /* TIME_WAIT subflows may still carry the last DATA_ACK: wait for
+     * them to be CLOSED before calling the connection failed */
+    bool all_gone = true;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (mpx_tcp_get_state(m->sf[i]->tcp) != MPX_TCP_CLOSED)
+            all_gone = false;
+    if (all_done && m->nsf && (all_gone || m->error || err))
+        msk_closed(m, err ? err : MPX_ERR_RESET);
+}
+
+/* --- application API ----------------------------------------------------- */
+
+static struct mpx_msk *app_msk(const struct mpx_stack *st, uint32_t id)
+{
+    struct mpx_msk *m = mpx_stack_find(st, id);
+    return m && !m->orphan ? m : NULL;
+}
+
+long mpx_conn_send(struct mpx_stack *st, uint32_t conn, const void *data, size_t len, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    if (m->closed)
+        return m->error ? m->error : MPX_ERR_CLOSED;
+    if (m->shut_wr)
+        return MPX_ERR_STATE;
+    uint64_t used = m->write_seq - m->snd_una;
+    uint64_t room = m->scap > used ? m->scap - used : 0;
+    size_t n = len < room ? len : (size_t)room;
+    const uint8_t *p = data;
+    uint32_t at = (uint32_t)(m->write_seq % m->scap);
+    size_t first = m->scap - at < n ? m->scap - at : n;
+    memcpy(m->sbuf + at, p, first);
+    if (first < n)
+        memcpy(m->sbuf, p + first, n - first);
+    m->write_seq += n;
+    if (n < len)
+        m->want_writable = true;
+    mpx_msk_push(m, now);
+    return (long)n;
+}
+
+long mpx_conn_recv(struct mpx_stack *st, uint32_t conn, void *buf, size_t len, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    uint64_t data_end = m->rcv_nxt - (m->fin_in ? 1 : 0);
+    uint64_t avail = data_end - m->rd_seq;
+    if (!avail) {
+        if (m->fin_in)
+            return 0;
+        if (m->closed)
+            return m->error ? m->error : 0;
+        return MPX_ERR_AGAIN;
+    }
+    size_t n = len < avail ? len : (size_t)avail;
+    uint32_t at = (uint32_t)(m->rd_seq % m->rcap);
+    size_t first = m->rcap - at < n ? m->rcap - at : n;
+    memcpy(buf, m->rbuf + at, first);
+    if (first < n)
+        memcpy((uint8_t *)buf + first, m->rbuf, n - first);
+    m->rd_seq += n;
+    /* room opened: take bytes the subflows held back, tell the peer */
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        mpx_sf_process(m->sf[i], now);
+        mpx_tcp_window_update(m->sf[i]->tcp);
+    }
+    return (long)n;
+}
+
+int mpx_conn_shutdown(struct mpx_stack *st, uint32_t conn, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    if (m->shut_wr || m->closed)
+        return 0;
+    m->shut_wr = true;
+    mpx_msk_push(m, now);
+    return 0;
+}
+
+int mpx_conn_close(struct mpx_stack *st, uint32_t conn, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    int rv = mpx_conn_shutdown(st, conn, now);
+    m->orphan = true;
+    return rv;
+}
+
+int mpx_conn_abort(struct mpx_stack *st, uint32_t conn, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        struct mpx_sf *sf = m->sf[i];
+        if (sf_done(sf))
+            continue;
+        if (m->mptcp) {
+            /* RFC 8684 section 3.5: RST + MP_FASTCLOSE on every subflow,
+             * as Linux does (with MP_TCPRST) */
+            sf->send_fastclose = true;
+            sf->rst_opt = true;
+            sf->rst_reason = MPX_RST_EUNSPEC;
+            st->mib.MPFastcloseTx++;
+            st->mib.MPRstTx++;
+        }
+        mpx_tcp_abort(sf->tcp, now);
+    }
+    m->orphan = true;
+    m->error = MPX_ERR_CLOSED;
+    msk_closed(m, MPX_ERR_CLOSED);
+    return 0;
+}
+
+int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info)
+{
+    const struct mpx_msk *m = mpx_stack_find(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    memset(info, 0, sizeof(*info));
+    info->mptcp = m->mptcp;
+    info->fallback = m->fallback;
+    info->csum_enabled = m->csum;
+    info->established = m->est_ev;
+    info->closed = m->closed;
+    info->error = m->error;
+    info->local_token = m->keys.ltoken;
+    info->remote_token = m->keys.rtoken;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (!sf_done(m->sf[i]))
+            info->subflows++;
+    info->write_seq = m->write_seq;
+    info->snd_una = m->snd_una;
+    info->snd_nxt = m->snd_nxt;
+    info->rcv_nxt = m->rcv_nxt;
+    info->bytes_sent = m->bytes_sent;
+    info->bytes_received = m->bytes_received;
+    info->bytes_acked = m->bytes_acked;
+    info->bytes_retrans = m->bytes_retrans;
+    info->send_queued = (size_t)(m->write_seq - m->snd_una);
+    info->recv_ready = (size_t)(m->rcv_nxt - (m->fin_in ? 1 : 0) - m->rd_seq);
+    return 0;
+}
+
+int mpx_conn_set_scheduler(struct mpx_stack *st, uint32_t conn, const char *name)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    const struct mpx_sched_ops *ops = name ? mpx_sched_find(name) : NULL;
+    if (!m || !ops)
+        return MPX_ERR_NOENT;
+    mpx_sched_switch(&m->sched, ops);
+    return 0;
+}
+
+int mpx_conn_get_subflows(const struct mpx_stack *st, uint32_t conn, struct mpx_subflow_info *out,
+                          int max, uint64_t now)
+{
+    const struct mpx_msk *m = mpx_stack_find(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    for (int i = 0; i < m->nsf && i < max; i++) {
+        const struct mpx_sf *sf = m->sf[i];
+        struct mpx_subflow_info *o = &out[i];
+        memset(o, 0, sizeof(*o));
+        o->tuple = sf->tuple;
+        o->local_id = sf->local_id;
+        o->remote_id = sf->remote_id;
+        o->backup = sf->backup;
+        o->peer_backup = sf->peer_backup;
+        o->join = sf->join;
+        o->established = sf->mp_ok && !sf_done(sf);
+        mpx_tcp_get_info(sf->tcp, &o->tcp, now);
+    }
+    return m->nsf;
+}

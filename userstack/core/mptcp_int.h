@@ -1,0 +1,321 @@
+/*
+ * mptcp_int.h - private structures shared by the MPTCP modules
+ * (mptcp_keys.c, mptcp_conn.c, mptcp_subflow.c, mptcp_stack.c), like
+ * Linux net/mptcp/protocol.h. Not for the owner: use mptcp_stack.h.
+ *
+ * Sequence spaces: DSNs are 64-bit and compared as plain integers (a
+ * connection never sends 2^64 bytes). Subflow stream offsets are 32-bit,
+ * 0 = the first byte after the SYN (relative SSN 1, RFC 8684 section 3.3).
+ */
+#ifndef MPX_MPTCP_INT_H
+#define MPX_MPTCP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mptcp_mib.h"
+#include "mptcp_pm.h"
+#include "mptcp_sched.h"
+#include "mptcp_stack.h"
+#include "tcp_int.h"
+#include "token.h"
+#include "wire_mptcp.h"
+
+#define MPX_SF_MAPS      512   /* tx/rx mappings remembered per subflow */
+#define MPX_MAP_MAX      65535 /* DLL is 16 bits */
+#define MPX_MAP_MAX_CSUM 16384 /* checksummed mappings are buffered whole */
+#define MPX_MSK_OOO_MAX  65536 /* ranges: beyond, data waits in the subflow */
+#define MPX_MSK_REINJ    256
+#define MPX_STACK_EVQ    256
+#define MPX_MSK_SIG      8 /* ADD_ADDR / RM_ADDR waiting for a segment */
+#define MPX_STACK_HASH   256
+#define MPX_STACK_LISTEN 16
+#define MPX_STACK_RSTQ   16
+#define MPX_KEY_TRIES    64
+/* Linux syn_retrans_before_tcp_fallback: MP_CAPABLE is left out of SYN
+ * retransmissions after this many (NOTES 3.6). */
+#define MPX_SYN_MPC_TRIES 2
+
+/* One mapping: subflow bytes [off, off + len) carry DSNs [dsn, dsn + len);
+ * |fin|: the DATA_FIN follows at dsn + len (DLL = len + 1). */
+struct mpx_map {
+    uint64_t dsn;
+    uint32_t off;
+    uint32_t len;
+    bool fin;
+    bool sent;     /* tx: announced at least once, so frozen */
+    uint16_t csum; /* tx: computed when frozen */
+};
+
+struct mpx_map_ring {
+    struct mpx_map m[MPX_SF_MAPS];
+    uint16_t head, n;
+};
+
+struct mpx_keys {
+    uint64_t lkey, rkey;
+    uint32_t ltoken, rtoken;
+    uint64_t lidsn, ridsn;
+    bool have_remote;
+};
+
+struct mpx_msk;
+
+/*
+ * The key scheme (arch note): everything that depends on how keys are made
+ * and carried, so that the draft's external keys replace this one part.
+ */
+struct mpx_key_ops {
+    const char *name;
+    /* Local key and token (unique in the stack's table; not inserted). */
+    int (*local_init)(struct mpx_msk *m);
+    /* Fill the MP_CAPABLE of a handshake segment (flags set by caller). */
+    void (*fill_mpc)(const struct mpx_msk *m, enum mpx_hs_form form, struct mpx_opt_mpc *o);
+    /* Take the peer's MP_CAPABLE (SYN/ACK on the client, ACK on the
+     * server): remote key, token, IDSN. MPX_ERR_PROTO if it does not match. */
+    int (*recv_mpc)(struct mpx_msk *m, const struct mpx_opt_mpc *o);
+    /* HMAC-SHA256(Key_first || Key_second, R_first || R_second) with
+     * first = local when |local_first| (RFC 8684 section 3.2). */
+    int (*join_hmac)(const struct mpx_msk *m, bool local_first, uint32_t r_first, uint32_t r_second,
+                     uint8_t out[32]);
+    /* ADD_ADDR truncated HMAC (section 3.4.1), sender = local if |local|. */
+    int (*add_addr_hmac)(const struct mpx_msk *m, bool local, uint8_t id,
+                         const struct mpx_addr *addr, uint16_t port, uint64_t *out);
+    /* MP_FASTCLOSE: the value we send, and the check of a received one. */
+    void (*fill_fastclose)(const struct mpx_msk *m, struct mpx_opt_fastclose *o);
+    bool (*fastclose_ok)(const struct mpx_msk *m, const struct mpx_opt_fastclose *o);
+};
+
+extern const struct mpx_key_ops mpx_key_ops_rfc8684;
+
+struct mpx_sf {
+    struct mpx_stack *st;
+    struct mpx_msk *msk;
+    struct mpx_sf *hnext; /* demux hash chain */
+    struct mpx_tcp_conn *tcp;
+    struct mpx_tcp_tuple tuple;
+    uint32_t id;                   /* stable within the connection (scheduler) */
+    uint32_t pm_handle;            /* the path manager's name for it (initial: 0) */
+    bool pm_closed;                /* the PM was told (or told us) it is gone */
+    bool rst_rx, rst_rx_transient; /* peer's MP_TCPRST */
+    uint8_t noopt_acks;            /* pure ACKs in a row without MPTCP options */
+    bool send_mp_fail;             /* MP_FAIL(mp_fail_dsn) on the next segment */
+    bool send_inf_map;             /* infinite mapping on the next segment */
+    uint64_t mp_fail_dsn;
+    uint64_t last_prog; /* last forward progress (scheduler stale rule) */
+    uint32_t last_una;
+    bool client;    /* we sent the SYN */
+    bool join;      /* MP_JOIN subflow (else the initial one) */
+    bool mp_ok;     /* MPTCP-level established: may carry data */
+    bool fully_est; /* peer confirmed our MP_CAPABLE/MP_JOIN ACK */
+    bool tcp_est;   /* TCP ESTABLISHED seen */
+    bool gone;      /* TCP CLOSED: waiting to be freed */
+    bool ev_est;    /* SUB_ESTABLISHED reported */
+    bool backup, peer_backup;
+    bool stale; /* RTO backoff: do not schedule, reinject */
+    bool shut;  /* TCP FIN queued */
+    uint8_t local_id, remote_id;
+    uint8_t syn_tx; /* SYNs built (MP_CAPABLE dropped after a few) */
+    uint32_t lnonce, rnonce;
+    int error;
+    /* tx */
+    struct mpx_map_ring tx;
+    uint32_t tx_off; /* bytes handed to the engine */
+    /* rx */
+    struct mpx_map_ring rx;
+    uint32_t rx_off; /* bytes taken from the engine */
+    /* options to send on the next RST */
+    bool rst_opt;
+    uint8_t rst_reason;
+    bool send_fastclose;
+    bool prio_pending;
+    /* infinite mapping (fallback): offset |inf_off| <-> DSN |inf_dsn| */
+    bool rx_inf, tx_inf;
+    uint32_t rx_inf_off, tx_inf_off;
+    uint64_t rx_inf_dsn, tx_inf_dsn;
+    bool fin_map; /* a DATA_FIN-only mapping rides on our TCP FIN */
+    uint64_t fin_dsn;
+    bool closing;        /* mpx_tcp_close done */
+    bool ack_pending;    /* send a pure ACK (fourth ACK of MP_JOIN) */
+    uint64_t mpc_rtx_at; /* client: repeat the MP_CAPABLE ACK then (0 = off) */
+    uint8_t mpc_rtx_n;
+};
+
+struct mpx_range {
+    uint64_t s, e;
+};
+
+/* Data stranded on a failed or stale subflow, to send again elsewhere. */
+struct mpx_reinj {
+    uint64_t s, e;
+    uint32_t from; /* subflow id */
+};
+
+struct mpx_msk {
+    struct mpx_stack *st;
+    struct mpx_msk *next;
+    uint32_t id;
+    const struct mpx_key_ops *kops;
+    struct mpx_keys keys;
+    bool token_in; /* local token in the stack table */
+    bool server;
+    bool mptcp;      /* negotiated */
+    bool fallback;   /* plain TCP on sf[0] */
+    bool csum;       /* DSS checksums in use */
+    bool deny_join0; /* peer set C */
+    bool hs_mpc;     /* server: MP_CAPABLE SYN accepted, SYN/ACK carries it */
+    bool est_ev, accepted, orphan, closed, close_ev;
+    int error;
+    uint16_t lport; /* server: listener port */
+    /* send side: buffer holds DSN [snd_una, write_seq) */
+    uint8_t *sbuf;
+    uint32_t scap;
+    uint64_t snd_una, snd_nxt, write_seq, wnd_end;
+    bool shut_wr;  /* app asked; DATA_FIN at DSN write_seq */
+    bool fin_sent; /* DATA_FIN handed to a subflow */
+    bool fin_acked;
+    bool want_writable;
+    struct mpx_reinj reinj[MPX_MSK_REINJ];
+    uint16_t n_reinj;
+    /* receive side: buffer holds DSN [rd_seq, rd_seq + rcap) */
+    uint8_t *rbuf;
+    uint32_t rcap;
+    uint64_t rd_seq, rcv_nxt;
+    struct mpx_range *ooo; /* sorted, disjoint; grows (Linux: an rbtree) */
+    uint32_t n_ooo, cap_ooo;
+    bool rcv_fin; /* DATA_FIN DSN known */
+    uint64_t rcv_fin_seq;
+    bool fin_in; /* DATA_FIN reached in order */
+    struct mpx_sf *sf[MPX_STACK_MAX_SUBFLOWS];
+    uint8_t nsf;
+    uint8_t next_local_id;
+    uint32_t next_sf_id;
+    struct mpx_sched sched;
+    /* joins asked for before the connection was fully established */
+    struct mpx_join_req {
+        struct mpx_addr local, remote;
+        uint16_t port;
+        bool backup;
+    } join_req[MPX_STACK_MAX_SUBFLOWS];
+    uint8_t n_join_req;
+    bool fully_est;
+    struct mpx_cc_group ccg; /* coupled congestion control (lia) */
+    /* path manager */
+    struct mpx_pm_conn pm;
+    bool pm_on;
+    struct mpx_sig {
+        struct mpx_mptcp_opt opt;
+        struct mpx_pm_action act;
+    } sig[MPX_MSK_SIG];
+    uint8_t n_sig;
+    uint64_t bytes_sent, bytes_received, bytes_acked, bytes_retrans;
+};
+
+struct mpx_rst {
+    struct mpx_pkt pkt; /* payload NULL */
+};
+
+struct mpx_stack {
+    struct mpx_stack_config cfg;
+    struct mpx_addr local[MPX_STACK_MAX_ADDRS];
+    uint8_t n_local;
+    uint16_t listen[MPX_STACK_LISTEN];
+    uint8_t n_listen;
+    struct mpx_token_table tokens;
+    struct mpx_sf *hash[MPX_STACK_HASH];
+    struct mpx_msk *msks;
+    uint32_t next_id;
+    uint16_t next_port;
+    uint32_t rr;
+    struct mpx_stack_event evq[MPX_STACK_EVQ];
+    uint16_t ev_head, ev_n;
+    uint64_t ev_dropped;
+    struct mpx_rst rstq[MPX_STACK_RSTQ];
+    uint8_t rst_head, rst_n;
+    struct mpx_mptcp_mib mib;
+    struct mpx_mptcp_mib mib_pm_gone; /* PM counters of freed connections */
+    struct mpx_mptcp_mib mib_view;    /* what mpx_stack_mib() returns */
+    struct mpx_tcp_mib tcp_mib_gone;  /* of freed subflows */
+    struct mpx_pm_cfg pm;
+    uint8_t scratch[MPX_MAP_MAX + 1];
+};
+
+/* mptcp_stack.c */
+void mpx_stack_event_push(struct mpx_stack *st, const struct mpx_stack_event *ev);
+void mpx_stack_sub_event(struct mpx_sf *sf, enum mpx_stack_event_type type);
+void mpx_stack_queue_rst(struct mpx_stack *st, const struct mpx_pkt *in, int reason);
+uint64_t mpx_stack_rand(struct mpx_stack *st);
+void mpx_stack_hash_add(struct mpx_stack *st, struct mpx_sf *sf);
+void mpx_stack_hash_del(struct mpx_stack *st, struct mpx_sf *sf);
+struct mpx_msk *mpx_stack_find(const struct mpx_stack *st, uint32_t id);
+
+/* Open an MP_JOIN subflow (path manager handle |pm_handle|). */
+int mpx_stack_open_join(struct mpx_msk *m, const struct mpx_addr *local,
+                        const struct mpx_addr *remote, uint16_t port, bool backup, uint8_t local_id,
+                        uint32_t pm_handle, uint64_t now);
+/* Start the joins queued before the connection was fully established. */
+void mpx_stack_start_joins(struct mpx_msk *m, uint64_t now);
+
+/* mptcp_conn.c */
+struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server);
+void mpx_msk_free(struct mpx_msk *m);
+int mpx_msk_set_local_key(struct mpx_msk *m);
+void mpx_msk_start_data(struct mpx_msk *m);
+void mpx_msk_fallback(struct mpx_msk *m, struct mpx_sf *sf);
+void mpx_msk_data_ack(struct mpx_msk *m, uint64_t ack, uint32_t wnd);
+/* Receive |len| bytes at |dsn|: returns bytes consumed (dups count). */
+uint32_t mpx_msk_rcv_space(const struct mpx_msk *m, uint64_t dsn);
+void mpx_msk_rcv_data(struct mpx_msk *m, uint64_t dsn, const uint8_t *p, uint32_t len);
+void mpx_msk_rcv_fin(struct mpx_msk *m, uint64_t fin_dsn);
+/* Whether bytes at |dsn| can be queued now (out-of-order table room). */
+bool mpx_msk_ooo_ok(struct mpx_msk *m, uint64_t dsn, uint32_t len);
+void mpx_msk_push(struct mpx_msk *m, uint64_t now);
+void mpx_msk_check_close(struct mpx_msk *m, uint64_t now);
+void mpx_msk_reinject_sf(struct mpx_msk *m, struct mpx_sf *sf);
+uint64_t mpx_msk_expand(uint64_t ref, uint64_t v32);
+uint64_t mpx_msk_rcv_wnd(const struct mpx_msk *m);
+
+/* mptcp_subflow.c */
+struct mpx_sf *mpx_sf_new(struct mpx_msk *m, const struct mpx_tcp_tuple *t, bool client,
+                          uint64_t now);
+void mpx_sf_free(struct mpx_sf *sf);
+int mpx_sf_opt_hook(void *ctx, const struct mpx_tcp_seg_info *seg, struct mpx_tcp_opts *opts,
+                    int remaining);
+/* Options of an incoming segment, before mpx_tcp_input. Returns false if
+ * the segment must not reach the engine (subflow reset). */
+bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now);
+/* After mpx_tcp_input / timers: events, established, data drain. */
+void mpx_sf_process(struct mpx_sf *sf, uint64_t now);
+/* Hand |len| bytes at |dsn| to the subflow; returns bytes taken. |*fin|
+ * in: the DATA_FIN follows these bytes; out: the mapping carries it. */
+uint32_t mpx_sf_push(struct mpx_sf *sf, uint64_t dsn, const uint8_t *p, uint32_t len, bool *fin,
+                     uint64_t now);
+/* Time the subflow wants mpx_sf_process() for its own timer (MP_CAPABLE
+ * ACK repetition), UINT64_MAX if none. */
+uint64_t mpx_sf_deadline(const struct mpx_sf *sf);
+/* The scheduler's view of |sf| (mptcp_sched.h struct mpx_sched_sf). */
+void mpx_sf_snapshot(const struct mpx_sf *sf, struct mpx_sched_sf *out);
+bool mpx_sf_usable(const struct mpx_sf *sf);
+/* Bytes handed to the engine and not sent even once. */
+uint32_t mpx_sf_notsent(const struct mpx_sf *sf);
+/* Payload bytes of a full data segment on |sf|. */
+uint32_t mpx_sf_unit(const struct mpx_sf *sf);
+void mpx_sf_reset(struct mpx_sf *sf, uint8_t reason, uint64_t now);
+/* The DSN the subflow's own ACKs prove delivered (fallback). */
+uint32_t mpx_sf_acked_off(const struct mpx_sf *sf);
+
+/* mptcp_pmio.c */
+void mpx_msk_pm_start(struct mpx_msk *m, struct mpx_sf *sf0);
+void mpx_msk_pm_fully_established(struct mpx_msk *m, uint64_t now);
+void mpx_msk_pm_run(struct mpx_msk *m, uint64_t now);
+uint64_t mpx_msk_pm_deadline(const struct mpx_msk *m);
+void mpx_msk_pm_timer(struct mpx_msk *m, uint64_t now);
+void mpx_msk_pm_mib_add(const struct mpx_msk *m, struct mpx_mptcp_mib *out);
+void mpx_sf_hook_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
+                        struct mpx_tcp_opts *opts);
+void mpx_sf_rx_signal(struct mpx_sf *sf, const struct mpx_mptcp_opt *o, uint64_t now);
+void mpx_sf_pm_established(struct mpx_sf *sf, uint64_t now);
+void mpx_sf_pm_closed(struct mpx_sf *sf, uint64_t now);
+bool mpx_sf_pm_join_ok(struct mpx_sf *sf);
+
+#endif /* MPX_MPTCP_INT_H */

@@ -1,0 +1,172 @@
+/*
+ * mptcp_stack.h - the MPTCP host ("stack"): RFC 8684 connections over
+ * subflows driven by the sans-I/O TCP engine (tcp.h).
+ *
+ * Like the TCP engine it is sans-I/O: the owner feeds IP packets
+ * (mpx_stack_input), pulls packets out (mpx_stack_output until 0), wakes it
+ * at mpx_stack_next_deadline() with mpx_stack_on_timer(), and drains events
+ * (mpx_stack_poll_event). Time is a uint64_t nanosecond "now"; randomness
+ * comes from the owner's rand service in the config. Connections are named
+ * by a non-zero 32-bit id.
+ *
+ * The connection ("msk") owns a data-level send buffer (from DATA_ACK) and
+ * receive buffer (reassembly by DSN), and a set of subflows. A connection
+ * whose peer did not negotiate MPTCP is a plain TCP connection behind the
+ * same API (fallback, RFC 8684 section 3.7).
+ */
+#ifndef MPX_MPTCP_STACK_H
+#define MPX_MPTCP_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mptcp_mib.h"
+#include "mptcp_pm.h"
+#include "tcp.h"
+#include "token.h"
+#include "wire_addr.h"
+
+struct mpx_stack;
+
+#define MPX_STACK_MAX_ADDRS    8
+#define MPX_STACK_MAX_SUBFLOWS 8
+
+struct mpx_stack_config {
+    bool mptcp_enabled;                /* false: plain TCP host (net.mptcp.enabled=0) */
+    bool checksum;                     /* net.mptcp.checksum_enabled: offer A */
+    bool allow_join_initial_addr_port; /* default true; false sets C */
+    uint32_t sndbuf, rcvbuf;           /* connection-level, default 4 MiB / 4 MiB */
+    uint8_t max_subflows;              /* limit for joins (default 2, like Linux) */
+    const char *scheduler;             /* net.mptcp.scheduler; NULL = "default" */
+    struct mpx_tcp_config tcp;         /* subflow template (hooks are set by the stack) */
+    mpx_rand_fn rand;                  /* required */
+    void *rand_ctx;
+    uint8_t isn_secret[32]; /* RFC 6528 secret */
+};
+
+void mpx_stack_config_default(struct mpx_stack_config *cfg);
+
+/* NULL on allocation failure or missing rand. Config copied. */
+struct mpx_stack *mpx_stack_new(const struct mpx_stack_config *cfg);
+void mpx_stack_free(struct mpx_stack *st);
+
+/* Local addresses (the first is the default source). */
+int mpx_stack_add_local(struct mpx_stack *st, const struct mpx_addr *addr);
+
+/* Listen on |port| (any local address). */
+int mpx_stack_listen(struct mpx_stack *st, uint16_t port);
+
+/* --- packets and time --------------------------------------------------- */
+
+/* An IP packet from the network. Returns 0 (bad/unknown packets are
+ * counted and dropped, answered with RST where TCP says so). */
+int mpx_stack_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64_t now);
+/* Next packet to send: its length, 0 when nothing is due, MPX_ERR_NOBUF. */
+int mpx_stack_output(struct mpx_stack *st, uint8_t *out, size_t cap, uint64_t now);
+uint64_t mpx_stack_next_deadline(const struct mpx_stack *st);
+int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now);
+
+/* --- events -------------------------------------------------------------- */
+
+enum mpx_stack_event_type {
+    MPX_SEV_CONN_ESTABLISHED = 1, /* conn usable (accept() ready on the server) */
+    MPX_SEV_CONN_CLOSED,          /* error: 0 or MPX_ERR_* */
+    MPX_SEV_SUB_ESTABLISHED,
+    MPX_SEV_SUB_CLOSED,
+    MPX_SEV_ANNOUNCED, /* peer ADD_ADDR */
+    MPX_SEV_REMOVED,   /* peer REMOVE_ADDR */
+    MPX_SEV_FALLBACK,  /* connection fell back to TCP */
+    MPX_SEV_READABLE,
+    MPX_SEV_WRITABLE,
+};
+
+struct mpx_stack_event {
+    enum mpx_stack_event_type type;
+    uint32_t conn;
+    int error;
+    uint8_t local_id, remote_id;
+    bool backup;
+    struct mpx_tcp_tuple tuple; /* SUB_*: the subflow */
+    struct mpx_addr addr;       /* ANNOUNCED */
+    uint16_t port;
+};
+
+/* 1 and an event, or 0. */
+int mpx_stack_poll_event(struct mpx_stack *st, struct mpx_stack_event *ev);
+
+/* --- application API ----------------------------------------------------- */
+
+/* Active open from |local| (NULL = first local address) to remote:port;
+ * returns the connection id (> 0) or an error. */
+long mpx_stack_connect(struct mpx_stack *st, const struct mpx_addr *local,
+                       const struct mpx_addr *remote, uint16_t port, uint64_t now);
+/* Next established, not yet accepted connection on |port|, or
+ * MPX_ERR_AGAIN. */
+long mpx_stack_accept(struct mpx_stack *st, uint16_t port);
+
+/* Open an MP_JOIN subflow from |local| to remote:port (the userspace-PM
+ * "create subflow" command; the in-kernel-like PM calls it too). Needs an
+ * established MPTCP connection. Returns 0 or an error. */
+int mpx_conn_add_subflow(struct mpx_stack *st, uint32_t conn, const struct mpx_addr *local,
+                         const struct mpx_addr *remote, uint16_t port, bool backup, uint64_t now);
+
+long mpx_conn_send(struct mpx_stack *st, uint32_t conn, const void *data, size_t len, uint64_t now);
+/* Bytes, 0 at end of stream (DATA_FIN, all read), MPX_ERR_AGAIN, or an
+ * error (MPX_ERR_RESET, MPX_ERR_NOENT...). */
+long mpx_conn_recv(struct mpx_stack *st, uint32_t conn, void *buf, size_t len, uint64_t now);
+/* Half close: DATA_FIN after the queued data. */
+int mpx_conn_shutdown(struct mpx_stack *st, uint32_t conn, uint64_t now);
+/* close(): shutdown, the connection is freed when closed; the id becomes
+ * invalid for the app at once. */
+int mpx_conn_close(struct mpx_stack *st, uint32_t conn, uint64_t now);
+/* MP_FASTCLOSE (RFC 8684 section 3.5): RST on every subflow. */
+int mpx_conn_abort(struct mpx_stack *st, uint32_t conn, uint64_t now);
+
+struct mpx_conn_info {
+    bool mptcp; /* MPTCP negotiated (and not fallen back) */
+    bool fallback;
+    bool csum_enabled;
+    bool established, closed;
+    int error;
+    uint32_t local_token, remote_token;
+    uint8_t subflows; /* subflows alive */
+    uint64_t write_seq, snd_una, snd_nxt, rcv_nxt;
+    uint64_t bytes_sent, bytes_received, bytes_acked, bytes_retrans;
+    size_t send_queued, recv_ready;
+};
+int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info);
+/* Scheduler of one connection by name ("default", "redundant",
+ * "roundrobin"); MPX_ERR_NOENT if unknown. */
+int mpx_conn_set_scheduler(struct mpx_stack *st, uint32_t conn, const char *name);
+
+struct mpx_subflow_info {
+    struct mpx_tcp_tuple tuple;
+    uint8_t local_id, remote_id;
+    bool backup, peer_backup, join, established;
+    struct mpx_tcp_info tcp;
+};
+/* Fills up to |max| entries; returns the number of subflows. */
+int mpx_conn_get_subflows(const struct mpx_stack *st, uint32_t conn, struct mpx_subflow_info *out,
+                          int max, uint64_t now);
+
+/* MPTcpExt counters of the host (path-manager ones included). */
+const struct mpx_mptcp_mib *mpx_stack_mib(struct mpx_stack *st);
+
+/* --- path manager (mptcp_pm.h) -------------------------------------------- */
+
+/* The host's endpoints and limits (`ip mptcp endpoint / limits`); change
+ * them through these calls once connections exist, so that every
+ * connection's PM hears of it. max_subflows in the config sets the
+ * subflows limit at creation. */
+struct mpx_pm_cfg *mpx_stack_pm_cfg(struct mpx_stack *st);
+int mpx_stack_endpoint_add(struct mpx_stack *st, const struct mpx_pm_endpoint *ep, uint64_t now);
+int mpx_stack_endpoint_del(struct mpx_stack *st, uint8_t id, uint64_t now);
+/* `ip mptcp endpoint change id ID [backup] [fullmesh]` */
+int mpx_stack_endpoint_change(struct mpx_stack *st, uint8_t id, uint8_t flags, uint64_t now);
+/* A local address's path went down or came back (re-creates subflows). */
+void mpx_stack_path_event(struct mpx_stack *st, const struct mpx_addr *addr, bool up, uint64_t now);
+/* Tcp/TcpExt counters summed over every subflow that ever existed. */
+void mpx_stack_tcp_mib(const struct mpx_stack *st, struct mpx_tcp_mib *out);
+
+#endif /* MPX_MPTCP_STACK_H */

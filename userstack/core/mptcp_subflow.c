@@ -1,0 +1,1076 @@
+/*
+ * mptcp_subflow.c - one MPTCP subflow: a TCP engine plus the MPTCP state
+ * of RFC 8684 sections 3.1-3.3: the MP_CAPABLE / MP_JOIN handshakes (via
+ * the engine's option hook on SYN, SYN/ACK and ACK and the inspection of
+ * incoming options), tx mappings and the DSS on each segment, rx mappings
+ * by relative SSN and the drain of in-order subflow bytes into the
+ * connection by DSN, MP_TCPRST on resets.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "mptcp_int.h"
+
+/* --- mapping rings -------------------------------------------------------- */
+
+static struct mpx_map *ring_at(struct mpx_map_ring *r, uint16_t i)
+{
+    return &r->m[(r->head + i) % MPX_SF_MAPS];
+}
+
+static struct mpx_map *ring_tail(struct mpx_map_ring *r)
+{
+    return r->n ? ring_at(r, (uint16_t)(r->n - 1)) : NULL;
+}
+
+static struct mpx_map *ring_push(struct mpx_map_ring *r)
+{
+    if (r->n == MPX_SF_MAPS)
+        return NULL;
+    struct mpx_map *m = ring_at(r, r->n);
+    memset(m, 0, sizeof(*m));
+    r->n++;
+    return m;
+}
+
+/* A free entry placed before the first mapping that starts after |off|. */
+static struct mpx_map *ring_insert(struct mpx_map_ring *r, uint32_t off)
+{
+    if (r->n == MPX_SF_MAPS)
+        return NULL;
+    uint16_t i = r->n;
+    while (i > 0 && mpx_seq_gt(ring_at(r, (uint16_t)(i - 1))->off, off)) {
+        *ring_at(r, i) = *ring_at(r, (uint16_t)(i - 1));
+        i--;
+    }
+    r->n++;
+    struct mpx_map *m = ring_at(r, i);
+    memset(m, 0, sizeof(*m));
+    return m;
+}
+
+static void ring_pop(struct mpx_map_ring *r)
+{
+    r->head = (uint16_t)((r->head + 1) % MPX_SF_MAPS);
+    r->n--;
+}
+
+/* The mapping containing subflow offset |off|, or NULL. */
+static struct mpx_map *ring_find(struct mpx_map_ring *r, uint32_t off)
+{
+    for (uint16_t i = 0; i < r->n; i++) {
+        struct mpx_map *m = ring_at(r, i);
+        if (mpx_seq_geq(off, m->off) && mpx_seq_lt(off, m->off + m->len))
+            return m;
+    }
+    return NULL;
+}
+
+/* --- engine services ---------------------------------------------------- */
+
+/* A segment ends at the end of the mapping holding its first byte (Linux
+ * splits skbs per mapping; a receiver may drop a segment that overruns
+ * its mapping). */
+static uint32_t seg_limit(void *ctx, uint32_t data_off, uint32_t len)
+{
+    struct mpx_sf *sf = ctx;
+    if (sf->msk->fallback)
+        return len;
+    const struct mpx_map *mp = ring_find(&sf->tx, data_off);
+    if (!mp)
+        return len;
+    uint32_t left = mp->off + mp->len - data_off;
+    return left < len ? left : len;
+}
+
+/* RFC 8684 section 3.3.4: every subflow offers the connection-level
+ * window, relative to the DATA_ACK. */
+static uint32_t rcv_wnd(void *ctx)
+{
+    struct mpx_sf *sf = ctx;
+    uint64_t w = mpx_msk_rcv_wnd(sf->msk);
+    return w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
+/* --- lifecycle ------------------------------------------------------------ */
+
+struct mpx_sf *mpx_sf_new(struct mpx_msk *m, const struct mpx_tcp_tuple *t, bool client,
+                          uint64_t now)
+{
+    struct mpx_stack *st = m->st;
+    if (m->nsf == MPX_STACK_MAX_SUBFLOWS)
+        return NULL;
+    struct mpx_sf *sf = calloc(1, sizeof(*sf));
+    if (!sf)
+        return NULL;
+    sf->tcp = malloc(mpx_tcp_conn_size());
+    struct mpx_tcp_config cfg = st->cfg.tcp;
+    if (st->cfg.mptcp_enabled) {
+        cfg.opt_hook = mpx_sf_opt_hook;
+        cfg.opt_hook_ctx = sf;
+        /* TS 12 + DSS with 64-bit DATA_ACK and DSN and checksum 28 = 40 */
+        cfg.opt_reserve = 28;
+        /* the connection decides what to push and when (Linux pushes
+         * subflows explicitly); a Nagle-held tail would merge with the
+         * next mapping's bytes into one segment */
+        cfg.nodelay = true;
+        cfg.seg_limit = seg_limit;
+        cfg.rcv_wnd = rcv_wnd;
+    } else {
+        cfg.opt_hook = NULL;
+        cfg.opt_reserve = 0;
+    }
+    if (!sf->tcp || mpx_tcp_init(sf->tcp, &cfg, t, now) < 0) {
+        free(sf->tcp);
+        free(sf);
+        return NULL;
+    }
+    sf->st = st;
+    sf->msk = m;
+    sf->tuple = *t;
+    sf->client = client;
+    sf->id = m->next_sf_id++;
+    m->sf[m->nsf++] = sf;
+    if (cfg.cc == &mpx_cc_lia)
+        mpx_cc_group_join(&m->ccg, mpx_tcp_cc(sf->tcp)); /* RFC 6356 coupling */
+    mpx_stack_hash_add(st, sf);
+    return sf;
+}
+
+void mpx_sf_free(struct mpx_sf *sf)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    mpx_stack_hash_del(st, sf);
+    mpx_tcp_mib_add(&st->tcp_mib_gone, mpx_tcp_get_mib(sf->tcp));
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        if (m->sf[i] == sf) {
+            memmove(&m->sf[i], &m->sf[i + 1], (size_t)(m->nsf - i - 1) * sizeof(m->sf[0]));
+            m->nsf--;
+            break;
+        }
+    }
+    mpx_cc_group_leave(mpx_tcp_cc(sf->tcp));
+    mpx_tcp_free(sf->tcp);
+    free(sf->tcp);
+    free(sf);
+}
+
+void mpx_sf_reset(struct mpx_sf *sf, uint8_t reason, uint64_t now)
+{
+    if (sf->gone)
+        return;
+    sf->rst_opt = true;
+    sf->rst_reason = reason;
+    if (sf->msk->mptcp || sf->join)
+        sf->st->mib.MPRstTx++;
+    if (!sf->error)
+        sf->error = MPX_ERR_RESET;
+    mpx_tcp_abort(sf->tcp, now);
+}
+
+/* --- output: the option hook ------------------------------------------- */
+
+static bool add_opt(struct mpx_tcp_opts *opts, const struct mpx_mptcp_opt *o)
+{
+    if (opts->n_mptcp == MPX_TCP_MAX_MPTCP)
+        return false;
+    opts->mptcp[opts->n_mptcp++] = *o;
+    if (mpx_tcp_opts_space(opts) > MPX_TCP_MAX_OPT_LEN) {
+        opts->n_mptcp--;
+        return false;
+    }
+    return true;
+}
+
+static uint8_t mpc_flags(const struct mpx_sf *sf, bool synack)
+{
+    const struct mpx_stack *st = sf->st;
+    uint8_t f = MPX_MPC_F_H;
+    if (sf->msk->csum || (!synack && st->cfg.checksum))
+        f |= MPX_MPC_F_A;
+    if (synack && !st->cfg.allow_join_initial_addr_port)
+        f |= MPX_MPC_F_C;
+    return f;
+}
+
+static int hook_syn(struct mpx_sf *sf, struct mpx_tcp_opts *opts, bool synack)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_mptcp_opt o = {0};
+    if (sf->join) {
+        o.subtype = MPX_MPTCP_SUB_JOIN;
+        o.u.join.form = synack ? MPX_FORM_SYNACK : MPX_FORM_SYN;
+        o.u.join.backup = sf->backup;
+        o.u.join.addr_id = sf->local_id;
+        o.u.join.nonce = sf->lnonce;
+        if (synack) {
+            uint8_t h[32];
+            /* HMAC(Key_B || Key_A, R_B || R_A): B is us (section 3.2) */
+            if (m->kops->join_hmac(m, true, sf->lnonce, sf->rnonce, h) < 0)
+                return MPX_ERR_CRYPTO;
+            o.u.join.thmac = mpx_trunc_left64(h);
+        } else {
+            o.u.join.token = m->keys.rtoken;
+            sf->st->mib.MPJoinSynTx++;
+        }
+        return add_opt(opts, &o) ? 0 : MPX_ERR_NOSPACE;
+    }
+    if (synack ? !m->hs_mpc : (m->fallback || !m->token_in))
+        return 0;
+    if (!synack && ++sf->syn_tx > 1 + MPX_SYN_MPC_TRIES) {
+        /* Linux syn_retrans_before_tcp_fallback: later SYNs go plain */
+        if (sf->syn_tx == 2 + MPX_SYN_MPC_TRIES)
+            sf->st->mib.MPCapableSYNTXDrop++;
+        return 0;
+    }
+    o.subtype = MPX_MPTCP_SUB_CAPABLE;
+    m->kops->fill_mpc(m, synack ? MPX_FORM_SYNACK : MPX_FORM_SYN, &o.u.mpc);
+    o.u.mpc.flags = mpc_flags(sf, synack);
+    if (!synack && sf->syn_tx == 1)
+        sf->st->mib.MPCapableSYNTX++;
+    return add_opt(opts, &o) ? 0 : MPX_ERR_NOSPACE;
+}
+
+static int hook_rst(struct mpx_sf *sf, struct mpx_tcp_opts *opts)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_mptcp_opt o = {0};
+    if (sf->rst_opt) {
+        o.subtype = MPX_MPTCP_SUB_TCPRST;
+        o.u.tcprst.reason = sf->rst_reason;
+        add_opt(opts, &o);
+    }
+    if (sf->send_fastclose && m->keys.have_remote) {
+        memset(&o, 0, sizeof(o));
+        o.subtype = MPX_MPTCP_SUB_FASTCLOSE;
+        m->kops->fill_fastclose(m, &o.u.fastclose);
+        add_opt(opts, &o);
+    }
+    return 0;
+}
+
+/* Freeze a tx mapping the first time it goes on the wire (a receiver
+ * accepts only an identical re-announcement: Linux get_mapping_status). */
+static void map_freeze(struct mpx_sf *sf, struct mpx_map *mp)
+{
+    (void)sf;
+    mp->sent = true;
+}
+
+/* The third ACK of MP_CAPABLE, repeated until the peer shows it has our
+ * key (a DSS from it): section 3.1 "reliable" key echo. */
+static int hook_mpc_ack(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
+                        struct mpx_tcp_opts *opts)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_mptcp_opt o = {0};
+    o.subtype = MPX_MPTCP_SUB_CAPABLE;
+    m->kops->fill_mpc(m, MPX_FORM_ACK, &o.u.mpc);
+    o.u.mpc.flags = mpc_flags(sf, false);
+    if (seg->payload_len) {
+        struct mpx_map *mp = ring_find(&sf->tx, seg->data_off);
+        if (!mp || mp->off != 0)
+            return 1; /* not the first data: DSS instead */
+        map_freeze(sf, mp);
+        o.u.mpc.has_dll = true;
+        o.u.mpc.dll = (uint16_t)(mp->len + mp->fin);
+        if (m->csum) {
+            o.u.mpc.has_csum = true;
+            o.u.mpc.csum = mp->csum;
+        }
+    }
+    return add_opt(opts, &o) ? 0 : MPX_ERR_NOSPACE;
+}
+
+static int hook_join_ack(struct mpx_sf *sf, struct mpx_tcp_opts *opts)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_mptcp_opt o = {0};
+    uint8_t h[32];
+    /* HMAC(Key_A || Key_B, R_A || R_B): A is us (section 3.2) */
+    if (m->kops->join_hmac(m, true, sf->lnonce, sf->rnonce, h) < 0)
+        return MPX_ERR_CRYPTO;
+    o.subtype = MPX_MPTCP_SUB_JOIN;
+    o.u.join.form = MPX_FORM_ACK;
+    mpx_trunc_left160(h, o.u.join.hmac);
+    return add_opt(opts, &o) ? 0 : MPX_ERR_NOSPACE;
+}
+
+static int hook_dss(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
+                    struct mpx_tcp_opts *opts)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_mptcp_opt o = {0};
+    struct mpx_opt_dss *d = &o.u.dss;
+    o.subtype = MPX_MPTCP_SUB_DSS;
+    d->has_ack = true;
+    d->ack64 = true;
+    d->data_ack = m->rcv_nxt;
+    if (seg->payload_len) {
+        struct mpx_map *mp = ring_find(&sf->tx, seg->data_off);
+        if (mp) {
+            map_freeze(sf, mp);
+            d->has_map = true;
+            d->dsn64 = true;
+            d->dsn = mp->dsn;
+            d->ssn = mp->off + 1;
+            d->dll = (uint16_t)(mp->len + mp->fin);
+            d->data_fin = mp->fin;
+            d->has_csum = m->csum;
+            d->csum = mp->csum;
+            /* the engine put our FIN (with its DATA_FIN-only mapping) on
+             * the last data segment: fold the DATA_FIN into this mapping
+             * (a receiver compares mappings without the DATA_FIN's byte) */
+            if ((seg->flags & MPX_TH_FIN) && sf->fin_map && !mp->fin && !m->csum &&
+                mp->dsn + mp->len == sf->fin_dsn &&
+                seg->data_off + seg->payload_len == mp->off + mp->len) {
+                d->dll = (uint16_t)(mp->len + 1);
+                d->data_fin = true;
+            }
+        }
+    } else if ((seg->flags & MPX_TH_FIN) && sf->fin_map) {
+        d->has_map = true;
+        d->dsn64 = true;
+        d->dsn = sf->fin_dsn;
+        d->ssn = 0;
+        d->dll = 1;
+        d->data_fin = true;
+        d->has_csum = m->csum;
+        d->csum = m->csum ? mpx_mptcp_dss_csum(sf->fin_dsn, 0, 1, 0, NULL, 0) : 0;
+    }
+    if (add_opt(opts, &o))
+        return 0;
+    d->ack64 = false; /* make room: SACK blocks took space (NOTES 3.3) */
+    if (add_opt(opts, &o))
+        return 0;
+    if (d->has_map && (opts->present & MPX_TCPO_SACK)) {
+        /* a mapping must not be lost: like Linux, MPTCP options come
+         * before SACK blocks in the 40 bytes (tcp_established_options) */
+        opts->present &= ~MPX_TCPO_SACK;
+        opts->n_sack = 0;
+        d->ack64 = true;
+        if (add_opt(opts, &o))
+            return 0;
+    }
+    if (d->has_map)
+        return MPX_ERR_NOSPACE;
+    return 0; /* a pure ACK without DATA_ACK: the next one carries it */
+}
+
+/* Section 3.7: after a checksum failure the receiver says MP_FAIL, the
+ * sender answers with an infinite mapping (DLL 0); then plain TCP. */
+static int hook_fallback(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
+                         struct mpx_tcp_opts *opts)
+{
+    struct mpx_mptcp_opt o;
+    memset(&o, 0, sizeof(o));
+    if (sf->send_mp_fail) {
+        o.subtype = MPX_MPTCP_SUB_FAIL;
+        o.u.fail.dsn = sf->mp_fail_dsn;
+        if (add_opt(opts, &o))
+            sf->send_mp_fail = false;
+    }
+    if (sf->send_inf_map) {
+        memset(&o, 0, sizeof(o));
+        o.subtype = MPX_MPTCP_SUB_DSS;
+        o.u.dss.has_map = true;
+        o.u.dss.dsn64 = true;
+        o.u.dss.dsn = sf->tx_inf_dsn;
+        o.u.dss.ssn = sf->tx_inf_off + 1;
+        o.u.dss.dll = 0;
+        o.u.dss.has_csum = sf->msk->csum; /* checksum field 0 */
+        if (add_opt(opts, &o)) {
+            sf->send_inf_map = false;
+            sf->st->mib.InfiniteMapTx++;
+        }
+    }
+    (void)seg;
+    return 0;
+}
+
+static int hook_dss_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
+                           struct mpx_tcp_opts *opts)
+{
+    int rv = hook_dss(sf, seg, opts);
+    if (rv >= 0 && sf->fully_est)
+        mpx_sf_hook_signal(sf, seg, opts);
+    return rv;
+}
+
+int mpx_sf_opt_hook(void *ctx, const struct mpx_tcp_seg_info *seg, struct mpx_tcp_opts *opts,
+                    int remaining)
+{
+    struct mpx_sf *sf = ctx;
+    struct mpx_msk *m = sf->msk;
+    (void)remaining;
+    if (seg->flags & MPX_TH_RST)
+        return hook_rst(sf, opts);
+    if (seg->flags & MPX_TH_SYN)
+        return hook_syn(sf, opts, seg->flags & MPX_TH_ACK);
+    if (m->fallback)
+        return hook_fallback(sf, seg, opts);
+    if (sf->join) {
+        if (sf->client && !sf->fully_est)
+            return hook_join_ack(sf, opts);
+        if (!sf->mp_ok)
+            return 0;
+        return hook_dss_signal(sf, seg, opts);
+    }
+    if (!m->mptcp)
+        return 0;
+    /* Linux: MP_CAPABLE only on segments at ISN + 1 (the third ACK, its
+     * repeats, the first data); a DATA_FIN needs the DSS */
+    if (sf->client && !sf->fully_est && seg->data_off == 0 && !(seg->flags & MPX_TH_FIN)) {
+        int rv = hook_mpc_ack(sf, seg, opts);
+        if (rv <= 0)
+            return rv;
+    }
+    return hook_dss_signal(sf, seg, opts);
+}
+
+/* --- data out ------------------------------------------------------------- */
+
+bool mpx_sf_usable(const struct mpx_sf *sf)
+{
+    if (!sf->mp_ok || sf->gone || sf->shut)
+        return false;
+    enum mpx_tcp_state s = mpx_tcp_get_state(sf->tcp);
+    return s == MPX_TCP_ESTABLISHED || s == MPX_TCP_CLOSE_WAIT;
+}
+
+/* Payload of a full-sized data segment (tcp_output seg_payload_max
+ * without SACK blocks). */
+static uint32_t seg_unit(const struct mpx_sf *sf)
+{
+    const struct mpx_tcp_conn *c = sf->tcp;
+    uint32_t opt = (c->ts_ok ? 12u : 0u) + c->cfg.opt_reserve;
+    return c->mss_base > opt + 64 ? c->mss_base - opt : 64;
+}
+
+uint32_t mpx_sf_unit(const struct mpx_sf *sf)
+{
+    return seg_unit(sf);
+}
+
+uint32_t mpx_sf_notsent(const struct mpx_sf *sf)
+{
+    const struct mpx_tcp_conn *c = sf->tcp;
+    return mpx_tcp_sndbuf_end(c) - mpx_seq_max(c->snd_max, c->sndbuf_seq);
+}
+
+uint64_t mpx_sf_deadline(const struct mpx_sf *sf)
+{
+    return sf->mpc_rtx_at && sf->mpc_rtx_n < 5 ? sf->mpc_rtx_at : UINT64_MAX;
+}
+
+void mpx_sf_snapshot(const struct mpx_sf *sf, struct mpx_sched_sf *o)
+{
+    const struct mpx_tcp_conn *c = sf->tcp;
+    const struct mpx_msk *m = sf->msk;
+    memset(o, 0, sizeof(*o));
+    o->id = sf->id;
+    o->established = mpx_sf_usable(sf);
+    o->failed = sf->gone;
+    o->backup = sf->backup || sf->peer_backup;
+    o->stale = sf->stale;
+    o->fallback_ok = m->fallback && m->nsf && m->sf[0] == sf;
+    o->srtt_ns = c->rtt_valid ? c->srtt : 0;
+    o->rttvar_ns = c->rttvar;
+    o->mss = seg_unit(sf); /* payload of a segment with our options */
+    o->cwnd = c->cc.cwnd;
+    o->ssthresh = c->cc.ssthresh;
+    o->in_flight = mpx_tcp_pipe(c);
+    o->unacked = c->snd_max - c->snd_una;
+    o->notsent = mpx_sf_notsent(sf);
+    o->snd_wnd = c->snd_wnd;
+    o->sndbuf_space = c->sndbuf.cap - c->sndbuf.len;
+    o->rto_backoff = c->backoff;
+    o->last_ack_ns = sf->last_prog;
+    if (sf->tx.n >= MPX_SF_MAPS - 1)
+        o->sndbuf_space = 0; /* no room to record another mapping */
+}
+
+uint32_t mpx_sf_push(struct mpx_sf *sf, uint64_t dsn, const uint8_t *p, uint32_t len, bool *fin_io,
+                     uint64_t now)
+{
+    bool fin = *fin_io;
+    *fin_io = false;
+    struct mpx_msk *m = sf->msk;
+    if (m->fallback) {
+        long took = mpx_tcp_send(sf->tcp, p, len, now);
+        if (took <= 0)
+            return 0;
+        sf->tx_off += (uint32_t)took;
+        return (uint32_t)took;
+    }
+    /* an MP_CAPABLE carrying the first data has a DLL but no F flag */
+    if (sf->client && !sf->join && !sf->fully_est && sf->tx_off == 0)
+        fin = false;
+    struct mpx_map *last = ring_tail(&sf->tx);
+    bool extend = last && !last->sent && !last->fin && !m->csum && last->dsn + last->len == dsn &&
+                  last->off + last->len == sf->tx_off;
+    uint32_t max = m->csum ? MPX_MAP_MAX_CSUM : MPX_MAP_MAX - 1;
+    uint32_t unit = seg_unit(sf);
+    if (unit > 64 && max > unit)
+        max -= max % unit; /* mappings end on segment boundaries */
+    if (extend && last->len >= max)
+        extend = false;
+    uint32_t lim = extend ? max - last->len : max;
+    if (len > lim) {
+        len = lim;
+        fin = false;
+    }
+    if (!extend && sf->tx.n >= MPX_SF_MAPS - 1)
+        return 0;
+    if (sf->tcp->snd_max == sf->tcp->snd_una)
+        sf->last_prog = now; /* idle until now: not stale */
+    long took = mpx_tcp_send(sf->tcp, p, len, now);
+    if (took <= 0)
+        return 0;
+    if ((uint32_t)took < len)
+        fin = false;
+    if (extend) {
+        last->len += (uint32_t)took;
+        last->fin = fin;
+    } else {
+        struct mpx_map *mp = ring_push(&sf->tx);
+        mp->dsn = dsn;
+        mp->off = sf->tx_off;
+        mp->len = (uint32_t)took;
+        mp->fin = fin;
+        if (m->csum)
+            mp->csum =
+                mpx_mptcp_dss_csum(dsn, mp->off + 1, (uint16_t)(mp->len + fin), 0, p, (size_t)took);
+    }
+    sf->tx_off += (uint32_t)took;
+    *fin_io = fin;
+    return (uint32_t)took;
+}
+
+/* --- input: options ------------------------------------------------------- */
+
+static const struct mpx_mptcp_opt *find_opt(const struct mpx_pkt *p, enum mpx_mptcp_subtype st)
+{
+    for (uint8_t i = 0; i < p->tcp.opts.n_mptcp; i++)
+        if (p->tcp.opts.mptcp[i].subtype == st)
+            return &p->tcp.opts.mptcp[i];
+    return NULL;
+}
+
+/* Client: the SYN/ACK decides MPTCP or fallback (section 3.7). */
+static void rx_synack_mpc(struct mpx_sf *sf, const struct mpx_pkt *p)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_CAPABLE);
+    if (m->mptcp || m->fallback)
+        return;
+    if (o && o->u.mpc.form == MPX_FORM_SYNACK && mpx_mptcp_mpc_acceptable(&o->u.mpc, false) &&
+        m->kops->recv_mpc(m, &o->u.mpc) == 0) {
+        st->mib.MPCapableSYNACKRX++;
+        m->csum = st->cfg.checksum || (o->u.mpc.flags & MPX_MPC_F_A);
+        m->deny_join0 = o->u.mpc.flags & MPX_MPC_F_C;
+        mpx_msk_start_data(m);
+        sf->mp_ok = true;
+        mpx_msk_pm_start(m, sf);
+        return;
+    }
+    if (m->token_in)
+        st->mib.MPCapableFallbackSYNACK++;
+    mpx_msk_fallback(m, sf);
+}
+
+/* Server: the first ACK completes MP_CAPABLE, or we fall back. */
+static void rx_mpc_ack(struct mpx_sf *sf, const struct mpx_pkt *p)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_CAPABLE);
+    if (o && o->u.mpc.form == MPX_FORM_ACK && mpx_mptcp_mpc_acceptable(&o->u.mpc, false) &&
+        m->kops->recv_mpc(m, &o->u.mpc) == 0) {
+        st->mib.MPCapableACKRX++;
+        if (!m->mptcp)
+            mpx_msk_start_data(m);
+        /* answer at once with a DSS so that the client knows we have its
+         * key (it repeats the MP_CAPABLE ACK until then, section 3.1) */
+        sf->ack_pending = true;
+        m->hs_mpc = false;
+        sf->mp_ok = sf->fully_est = true;
+        mpx_msk_pm_start(m, sf);
+        uint32_t off = p->tcp.seq - (sf->tcp->irs + 1);
+        if (o->u.mpc.has_dll && p->payload_len && off == 0) {
+            struct mpx_map *mp = ring_push(&sf->rx);
+            if (mp) {
+                mp->dsn = m->keys.ridsn + 1;
+                mp->off = 0;
+                mp->len = o->u.mpc.dll;
+                mp->csum = o->u.mpc.csum;
+            }
+        }
+        return;
+    }
+    if (find_opt(p, MPX_MPTCP_SUB_DSS) && m->keys.have_remote)
+        return; /* MP_CAPABLE seen before; a DSS is fine */
+    st->mib.MPCapableFallbackACK++;
+    m->hs_mpc = false;
+    mpx_msk_fallback(m, sf);
+}
+
+static bool rx_join_synack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_JOIN);
+    uint8_t h[32];
+    if (!o || o->u.join.form != MPX_FORM_SYNACK) {
+        mpx_sf_reset(sf, MPX_RST_EMPTCP, now); /* a join cannot fall back */
+        return false;
+    }
+    sf->rnonce = o->u.join.nonce;
+    /* expected: HMAC(Key_B || Key_A, R_B || R_A), B the peer */
+    if (m->kops->join_hmac(m, false, sf->rnonce, sf->lnonce, h) < 0 ||
+        mpx_trunc_left64(h) != o->u.join.thmac) {
+        st->mib.MPJoinSynAckHMacFailure++;
+        mpx_sf_reset(sf, MPX_RST_EMPTCP, now);
+        return false;
+    }
+    st->mib.MPJoinSynAckRx++;
+    if (o->u.join.backup)
+        st->mib.MPJoinSynAckBackupRx++;
+    sf->remote_id = o->u.join.addr_id;
+    sf->peer_backup = o->u.join.backup;
+    return true;
+}
+
+static bool rx_join_ack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_JOIN);
+    uint8_t h[32], h160[20];
+    if (!o || o->u.join.form != MPX_FORM_ACK) {
+        mpx_sf_reset(sf, MPX_RST_EMPTCP, now);
+        return false;
+    }
+    /* expected: HMAC(Key_A || Key_B, R_A || R_B), A the peer */
+    if (m->kops->join_hmac(m, false, sf->rnonce, sf->lnonce, h) < 0)
+        return false;
+    mpx_trunc_left160(h, h160);
+    if (memcmp(h160, o->u.join.hmac, sizeof(h160)) != 0) {
+        st->mib.MPJoinAckHMacFailure++;
+        mpx_sf_reset(sf, MPX_RST_EMPTCP, now);
+        return false;
+    }
+    if (!mpx_sf_pm_join_ok(sf)) {
+        /* over the limits: "administratively prohibited" (Linux
+         * MPJoinRejected, counted by the PM) */
+        mpx_sf_reset(sf, MPX_RST_EPROHIBIT, now);
+        return false;
+    }
+    st->mib.MPJoinAckRx++;
+    sf->mp_ok = sf->fully_est = true;
+    sf->ack_pending = true; /* the fourth ACK (section 3.2) */
+    return true;
+}
+
+static void rx_map(struct mpx_sf *sf, const struct mpx_opt_dss *d)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    uint64_t dsn = d->dsn64 ? d->dsn : mpx_msk_expand(m->rcv_nxt, d->dsn);
+    if (d->dll == 0) {
+        /* infinite mapping (section 3.7): the rest of this subflow */
+        st->mib.InfiniteMapRx++;
+        if (!sf->rx_inf) {
+            sf->rx_inf = true;
+            sf->rx_inf_off = d->ssn - 1;
+            sf->rx_inf_dsn = dsn;
+        }
+        return;
+    }
+    if (d->data_fin && d->dll == 1 && d->ssn == 0) {
+        mpx_msk_rcv_fin(m, dsn);
+        return;
+    }
+    uint32_t off = d->ssn - 1, len = d->dll - (d->data_fin ? 1u : 0u);
+    if (d->data_fin)
+        mpx_msk_rcv_fin(m, dsn + len);
+    if (!len || mpx_seq_leq(off + len, sf->rx_off))
+        return; /* old */
+    struct mpx_map *last = ring_tail(&sf->rx);
+    struct mpx_map *mp;
+    if (last && mpx_seq_lt(off, last->off + last->len)) {
+        struct mpx_map *cur = ring_find(&sf->rx, off);
+        if (!cur)
+            cur = ring_find(&sf->rx, off + len - 1);
+        if (cur) {
+            /* Linux accepts only an identical re-announcement */
+            if (cur->off != off || cur->dsn != dsn || cur->len != len)
+                st->mib.DSSNotMatching++;
+            return;
+        }
+        /* a retransmission filling a hole: keep the ring sorted by offset */
+        mp = ring_insert(&sf->rx, off);
+    } else {
+        mp = ring_push(&sf->rx);
+    }
+    if (!mp)
+        return;
+    mp->dsn = dsn;
+    mp->off = off;
+    mp->len = len;
+    mp->fin = d->data_fin;
+    mp->csum = d->csum;
+}
+
+static void rx_dss(struct mpx_sf *sf, const struct mpx_pkt *p, const struct mpx_opt_dss *d)
+{
+    struct mpx_msk *m = sf->msk;
+    if (d->has_ack) {
+        uint64_t ack = d->ack64 ? d->data_ack : mpx_msk_expand(m->snd_una, d->data_ack);
+        uint32_t wnd = (uint32_t)p->tcp.win << (sf->tcp->wscale_ok ? sf->tcp->snd_wscale : 0);
+        mpx_msk_data_ack(m, ack, wnd);
+        if (sf->client && !sf->join)
+            sf->fully_est = true; /* the peer has our key */
+    }
+    if (d->has_map)
+        rx_map(sf, d);
+}
+
+static void rx_fastclose(struct mpx_sf *sf, const struct mpx_opt_fastclose *fc, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    if (!m->kops->fastclose_ok(m, fc))
+        return;
+    sf->st->mib.MPFastcloseRx++;
+    m->error = MPX_ERR_RESET;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (!m->sf[i]->gone) {
+            m->sf[i]->error = MPX_ERR_RESET;
+            mpx_tcp_abort(m->sf[i]->tcp, now);
+        }
+}
+
+/* RFC 8684 section 3.7: MPTCP options vanished after the handshake (a
+ * middlebox strips them). With a single subflow ever, fall back to TCP,
+ * one way, as Linux does (DssFallback); the byte stream keeps the DSNs it
+ * had (one subflow: DSN and subflow offset move together). */
+static void late_fallback(struct mpx_sf *sf)
+{
+    struct mpx_msk *m = sf->msk;
+    if (m->fallback || !m->mptcp || m->nsf != 1 || m->next_sf_id != 1 || sf->join)
+        return;
+    sf->st->mib.DssFallback++;
+    uint32_t roff = sf->rx_off;
+    uint64_t rdsn = m->rcv_nxt - (m->fin_in ? 1 : 0);
+    struct mpx_map *last = ring_tail(&sf->rx);
+    if (last && mpx_seq_gt(last->off + last->len, roff)) {
+        roff = last->off + last->len;
+        rdsn = last->dsn + last->len;
+    }
+    bool fin_on_map = m->fin_sent && !sf->shut;
+    mpx_msk_fallback(m, sf);
+    sf->rx_inf_off = roff;
+    sf->rx_inf_dsn = rdsn;
+    if (fin_on_map)
+        m->fin_sent = false; /* its DSS was stripped: the TCP FIN says it now */
+}
+
+static void check_options_gone(struct mpx_sf *sf, const struct mpx_pkt *p)
+{
+    struct mpx_msk *m = sf->msk;
+    if (m->fallback || !m->mptcp || !sf->fully_est || (p->tcp.flags & MPX_TH_SYN) ||
+        !(p->tcp.flags & MPX_TH_ACK))
+        return;
+    bool dss = find_opt(p, MPX_MPTCP_SUB_DSS) || find_opt(p, MPX_MPTCP_SUB_CAPABLE);
+    if (dss) {
+        sf->noopt_acks = 0;
+        return;
+    }
+    if (p->payload_len) {
+        /* data outside every mapping we know (Linux get_mapping_status:
+         * no DSS and no current map) */
+        uint32_t off = p->tcp.seq - (sf->tcp->irs + 1);
+        if (!ring_find(&sf->rx, off) && mpx_seq_geq(off, sf->rx_off))
+            late_fallback(sf);
+        return;
+    }
+    /* pure ACKs always have room for a DATA_ACK unless SACK took it */
+    if (!p->tcp.opts.n_mptcp && !p->tcp.opts.n_sack && ++sf->noopt_acks >= 3)
+        late_fallback(sf);
+}
+
+bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    uint8_t fl = p->tcp.flags;
+    enum mpx_tcp_state s = mpx_tcp_get_state(sf->tcp);
+    if (!st->cfg.mptcp_enabled)
+        return true;
+    if (fl & MPX_TH_RST) {
+        const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_TCPRST);
+        if (o) {
+            st->mib.MPRstRx++;
+            sf->rst_rx = true;
+            sf->rst_rx_transient = o->u.tcprst.flags & MPX_TCPRST_F_T;
+        }
+        o = find_opt(p, MPX_MPTCP_SUB_FASTCLOSE);
+        if (o)
+            rx_fastclose(sf, &o->u.fastclose, now);
+        return true;
+    }
+    if (s == MPX_TCP_SYN_SENT && (fl & (MPX_TH_SYN | MPX_TH_ACK)) == (MPX_TH_SYN | MPX_TH_ACK)) {
+        if (sf->join)
+            return rx_join_synack(sf, p, now);
+        rx_synack_mpc(sf, p);
+        return true;
+    }
+    if (s == MPX_TCP_SYN_RECEIVED && (fl & MPX_TH_ACK) && !(fl & MPX_TH_SYN)) {
+        if (sf->join) {
+            if (!rx_join_ack(sf, p, now))
+                return false;
+        } else if (m->hs_mpc) {
+            rx_mpc_ack(sf, p);
+        }
+    } else if (sf->join && sf->client && !sf->fully_est && (fl & MPX_TH_ACK) &&
+               !(fl & MPX_TH_SYN) && sf->tcp_est) {
+        sf->fully_est = sf->mp_ok = true; /* the fourth ACK */
+    }
+    check_options_gone(sf, p);
+    const struct mpx_mptcp_opt *fo = find_opt(p, MPX_MPTCP_SUB_FAIL);
+    if (fo && !(fl & MPX_TH_RST)) {
+        st->mib.MPFailRx++;
+        if (!m->fallback && m->nsf == 1 && m->next_sf_id == 1 && !sf->join) {
+            bool fin_on_map = m->fin_sent && !sf->shut;
+            mpx_msk_fallback(m, sf);
+            sf->send_inf_map = true;
+            sf->ack_pending = true;
+            if (fin_on_map)
+                m->fin_sent = false;
+        }
+    }
+    if (m->fallback) {
+        const struct mpx_mptcp_opt *d = find_opt(p, MPX_MPTCP_SUB_DSS);
+        if (d && d->u.dss.has_map && d->u.dss.dll == 0)
+            st->mib.InfiniteMapRx++;
+        return true;
+    }
+    for (uint8_t i = 0; i < p->tcp.opts.n_mptcp; i++) {
+        const struct mpx_mptcp_opt *o = &p->tcp.opts.mptcp[i];
+        if (o->subtype == MPX_MPTCP_SUB_DSS && m->mptcp)
+            rx_dss(sf, p, &o->u.dss);
+        else if (o->subtype == MPX_MPTCP_SUB_FASTCLOSE)
+            rx_fastclose(sf, &o->u.fastclose, now);
+        else if (o->subtype == MPX_MPTCP_SUB_ADD_ADDR || o->subtype == MPX_MPTCP_SUB_RM_ADDR ||
+                 o->subtype == MPX_MPTCP_SUB_PRIO)
+            mpx_sf_rx_signal(sf, o, now);
+    }
+    return true;
+}
+
+/* --- input: data drain ------------------------------------------------- */
+
+/* Section 3.3.1: the checksum over pseudo-header and the whole mapping. */
+static bool csum_ok(const struct mpx_map *mp, const uint8_t *p)
+{
+    uint16_t dll = (uint16_t)(mp->len + mp->fin);
+    return mpx_mptcp_dss_csum(mp->dsn, mp->off + 1, dll, mp->csum, p, mp->len) == 0;
+}
+
+/* Section 3.7: a mapping failed its checksum. With only one subflow
+ * ever: MP_FAIL and fall back to TCP from that mapping on (the data as
+ * the network delivered it, as TCP would); else reset the subflow with
+ * MP_TCPRST "middlebox interference". Returns true to deliver the data. */
+static bool csum_failed(struct mpx_sf *sf, const struct mpx_map *mp, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    if (m->nsf != 1 || m->next_sf_id != 1 || sf->join) {
+        mpx_sf_reset(sf, MPX_RST_EMIDDLEBOX, now);
+        return false;
+    }
+    uint32_t off = mp->off;
+    uint64_t dsn = mp->dsn;
+    sf->st->mib.MPFailTx++;
+    sf->send_mp_fail = true;
+    sf->mp_fail_dsn = dsn;
+    sf->ack_pending = true;
+    mpx_msk_fallback(m, sf);
+    sf->rx_inf_off = off;
+    sf->rx_inf_dsn = dsn;
+    return true;
+}
+
+/* Move in-order subflow bytes into the connection by DSN. Bytes without a
+ * mapping yet, or beyond the connection window, stay in the engine (its
+ * window then closes: that is the connection-level flow control). */
+static void drain(struct mpx_sf *sf, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    for (;;) {
+        size_t ready = mpx_tcp_recv_ready(sf->tcp);
+        if (!ready)
+            break;
+        uint64_t dsn;
+        uint32_t n;
+        struct mpx_map *mp = NULL;
+        if (sf->rx_inf && mpx_seq_geq(sf->rx_off, sf->rx_inf_off)) {
+            dsn = sf->rx_inf_dsn + (sf->rx_off - sf->rx_inf_off);
+            n = ready > MPX_MAP_MAX ? MPX_MAP_MAX : (uint32_t)ready;
+        } else {
+            while (sf->rx.n &&
+                   mpx_seq_leq(sf->rx.m[sf->rx.head].off + sf->rx.m[sf->rx.head].len, sf->rx_off))
+                ring_pop(&sf->rx);
+            mp = ring_find(&sf->rx, sf->rx_off);
+            if (!mp)
+                break;
+            dsn = mp->dsn + (sf->rx_off - mp->off);
+            n = mp->off + mp->len - sf->rx_off;
+            if (m->csum) {
+                if (sf->rx_off != mp->off || ready < mp->len)
+                    break; /* checksum covers the whole mapping */
+            } else if (n > ready) {
+                n = (uint32_t)ready;
+            }
+        }
+        uint32_t space = mpx_msk_rcv_space(m, dsn);
+        if (n > space && !(mp && m->csum))
+            n = space;
+        if (!n || (mp && m->csum && space < n && dsn >= m->rcv_nxt) || !mpx_msk_ooo_ok(m, dsn, n))
+            break;
+        long r = mpx_tcp_recv(sf->tcp, sf->st->scratch, n, now);
+        if (r <= 0)
+            break;
+        if (mp && m->csum && !csum_ok(mp, sf->st->scratch)) {
+            sf->st->mib.DataCsumErr++;
+            if (!csum_failed(sf, mp, now))
+                return; /* subflow reset: the peer sends the data again elsewhere */
+        }
+        mpx_msk_rcv_data(m, dsn, sf->st->scratch, (uint32_t)r);
+        sf->rx_off += (uint32_t)r;
+    }
+    /* plain TCP: the FIN is the DATA_FIN */
+    if (m->fallback && sf->tcp->peer_fin && !mpx_tcp_recv_ready(sf->tcp) && !m->rcv_fin)
+        mpx_msk_rcv_fin(m, m->rcv_nxt);
+}
+
+uint32_t mpx_sf_acked_off(const struct mpx_sf *sf)
+{
+    return sf->tcp->snd_una - (sf->tcp->iss + 1);
+}
+
+static void tx_cleanup(struct mpx_sf *sf)
+{
+    enum mpx_tcp_state s = mpx_tcp_get_state(sf->tcp);
+    if (s < MPX_TCP_ESTABLISHED)
+        return;
+    uint32_t acked = mpx_sf_acked_off(sf);
+    while (sf->tx.n) {
+        struct mpx_map *mp = &sf->tx.m[sf->tx.head];
+        if (mpx_seq_gt(mp->off + mp->len, acked) || !mp->sent)
+            break;
+        ring_pop(&sf->tx);
+    }
+    struct mpx_msk *m = sf->msk;
+    if (m->fallback && sf == m->sf[0] && mpx_seq_lt(acked, sf->tx_inf_off)) {
+        /* fell back late: bytes sent under mappings are DATA_ACKed by
+         * the subflow ACK too */
+        const struct mpx_map *mp = ring_find(&sf->tx, acked);
+        if (mp)
+            mpx_msk_data_ack(m, mp->dsn + (acked - mp->off), 0);
+    } else if (m->fallback && sf == m->sf[0]) {
+        /* plain TCP: the subflow ACK is the DATA_ACK; our FIN the DATA_FIN */
+        uint32_t a = acked - sf->tx_inf_off, sent = sf->tx_off - sf->tx_inf_off;
+        uint64_t fin = 0;
+        if (a > sent) {
+            fin = m->fin_sent && a == sent + 1;
+            a = sent;
+        }
+        mpx_msk_data_ack(m, sf->tx_inf_dsn + a + fin, 0);
+    }
+}
+
+static void on_established(struct mpx_sf *sf)
+{
+    struct mpx_msk *m = sf->msk;
+    struct mpx_stack *st = sf->st;
+    sf->tcp_est = true;
+    if (sf->join)
+        return;
+    if (!m->mptcp && !m->fallback) {
+        /* server: ACK without MP_CAPABLE was handled in rx; plain host */
+        mpx_msk_fallback(m, sf);
+    }
+    if (!m->est_ev) {
+        m->est_ev = true;
+        if (m->mptcp)
+            st->mib.MPCurrEstab++;
+        struct mpx_stack_event ev = {.type = MPX_SEV_CONN_ESTABLISHED, .conn = m->id};
+        mpx_stack_event_push(st, &ev);
+    }
+}
+
+static void on_closed(struct mpx_sf *sf, int err, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    if (sf->gone)
+        return;
+    sf->gone = true;
+    if (!sf->error)
+        sf->error = err;
+    if (m->mptcp && !m->fallback)
+        mpx_msk_reinject_sf(m, sf);
+    if (sf->ev_est)
+        mpx_stack_sub_event(sf, MPX_SEV_SUB_CLOSED);
+    mpx_sf_pm_closed(sf, now);
+}
+
+void mpx_sf_process(struct mpx_sf *sf, uint64_t now)
+{
+    struct mpx_tcp_event ev;
+    while (mpx_tcp_poll_event(sf->tcp, &ev)) {
+        if (ev.type == MPX_TCP_EV_ESTABLISHED)
+            on_established(sf);
+        else if (ev.type == MPX_TCP_EV_CLOSED)
+            on_closed(sf, ev.error, now);
+    }
+    if (sf->join && sf->mp_ok && !sf->ev_est && sf->tcp_est && !sf->gone) {
+        sf->ev_est = true;
+        mpx_stack_sub_event(sf, MPX_SEV_SUB_ESTABLISHED);
+        mpx_sf_pm_established(sf, now);
+    }
+    if (sf->client && !sf->join && sf->tcp_est && !sf->fully_est && sf->msk->mptcp && !sf->gone) {
+        /* RFC 8684 section 3.1: the MP_CAPABLE ACK is repeated until the
+         * peer shows it has our key; Linux re-sends it on a timer */
+        uint64_t rto = sf->tcp->rto ? sf->tcp->rto : 200 * MPX_NS_PER_MS;
+        if (!sf->mpc_rtx_at) {
+            sf->mpc_rtx_at = now + rto;
+        } else if (now >= sf->mpc_rtx_at && sf->mpc_rtx_n < 5) {
+            sf->mpc_rtx_n++;
+            sf->ack_pending = true;
+            sf->mpc_rtx_at = now + (rto << sf->mpc_rtx_n);
+        }
+    } else {
+        sf->mpc_rtx_at = 0;
+    }
+    if (sf->ack_pending && !sf->gone) {
+        sf->ack_pending = false;
+        mpx_tcp_send_ack(sf->tcp);
+    }
+    if (!sf->join && sf->fully_est && !sf->msk->fully_est && sf->msk->mptcp) {
+        sf->msk->fully_est = true;
+        mpx_msk_pm_fully_established(sf->msk, now);
+        mpx_stack_start_joins(sf->msk, now);
+    }
+    if ((sf->msk->n_sig || sf->prio_pending) && mpx_sf_usable(sf) && sf->fully_est)
+        sf->ack_pending = true; /* signalling waits for a pure ACK */
+    if (sf->tcp->snd_una != sf->last_una) {
+        sf->last_una = sf->tcp->snd_una;
+        sf->last_prog = now;
+    }
+    tx_cleanup(sf);
+    drain(sf, now);
+}
