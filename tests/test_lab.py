@@ -48,10 +48,12 @@ def test_lab_delay_adds_rtt(lab):
     fast = ping(lab_, 2, count=10)
     print(f"RTT +20 ms path: {slow}; plain path: {fast}")
     assert slow["received"] == 10 and fast["received"] == 10
-    assert 19.9 <= slow["min"] and slow["avg"] <= 23.0, slow
-    assert fast["avg"] < 2.0, fast
+    # The emulator's accuracy shows in the minimum; the average also carries
+    # scheduling noise of a busy 2-core machine, so it gets more room.
+    assert 19.9 <= slow["min"] <= 22.0 and slow["avg"] <= 28.0, slow
+    assert fast["min"] < 2.0, fast
     slow6 = ping(lab_, 1, family=6, count=5)
-    assert 19.9 <= slow6["min"] and slow6["avg"] <= 23.0, slow6
+    assert 19.9 <= slow6["min"] <= 22.0 and slow6["avg"] <= 28.0, slow6
 
 
 def test_lab_delay_changes_at_run_time(lab):
