@@ -41,7 +41,8 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 
 .PHONY: all asan test unit lint format deps fuzz fuzz-build bench soak clean demo
-all: $(BUILD)/libmpxcore.a $(BUILD)/unit_tests $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/codec_oracle $(BUILD)/linkemu $(BUILD)/tun_probe
+all: $(BUILD)/libmpxcore.a $(BUILD)/unit_tests $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/codec_oracle $(BUILD)/linkemu $(BUILD)/tun_probe \
+     $(BUILD)/libmpxtlsh_test.so $(BUILD)/tlsh_cbapp
 
 # --- objects -------------------------------------------------------------
 $(BUILD)/%.o: %.c $(HDRS) Makefile
@@ -62,7 +63,15 @@ $(BUILD)/unit_tests: $(UNIT_OBJ) $(SHARED_OBJ) $(IO_OBJ) $(CORE_OBJ)
 $(ASAN_DIR)/unit_tests: $(UNIT_AOBJ) $(SHARED_AOBJ) $(IO_AOBJ) $(CORE_AOBJ)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
-asan: $(ASAN_DIR)/unit_tests
+asan: $(ASAN_DIR)/unit_tests $(ASAN_DIR)/mptcpextd $(ASAN_DIR)/mptcpext
+
+# Sanitizer builds of the daemon and the CLI: MPTCPEXTD=build/asan/mptcpextd
+# MPTCPEXT=build/asan/mptcpext pytest tests/test_daemon.py runs the lab tests on them.
+$(ASAN_DIR)/mptcpextd: $(DAEMON_SRC:%.c=$(ASAN_DIR)/%.o) $(SHARED_AOBJ) $(IO_AOBJ) $(CORE_AOBJ)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+$(ASAN_DIR)/mptcpext: $(CLI_SRC:%.c=$(ASAN_DIR)/%.o) $(ASAN_DIR)/userstack/rpc.o $(CORE_AOBJ)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # The engine daemon and the command-line tool (issue 6).
 $(BUILD)/mptcpextd: $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(SHARED_OBJ) $(IO_OBJ) $(BUILD)/libmpxcore.a
@@ -74,6 +83,21 @@ $(BUILD)/mptcpext: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/userstack/rpc.o $(BUILD)
 # Encodes every MPTCP option form into a pcap for tests/test_codec_tshark.py.
 $(BUILD)/codec_oracle: tests/tools/codec_oracle.c $(BUILD)/libmpxcore.a $(HDRS) Makefile
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $< $(BUILD)/libmpxcore.a $(LIBS)
+
+# tlshooks/ (OpenSSL/GnuTLS exporter hooks) with the TEST host, preloaded by
+# tests/test_tlshooks.py; the shim will link tlshooks/ with its own host.
+# Never -lssl/-lgnutls: the real functions are found at run time.
+TLSH_SRC := $(sort $(wildcard tlshooks/*.c)) tests/tools/tlsh_testhost.c
+$(BUILD)/libmpxtlsh_test.so: $(TLSH_SRC) $(wildcard tlshooks/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itlshooks -shared -fPIC -fvisibility=hidden -o $@ \
+	    $(TLSH_SRC) -ldl -lpthread
+
+# An OpenSSL app (linked normally: it is not the hook) for test_tlshooks.py:
+# callback chaining, bypassed SSL_new, renegotiation, error queue.
+$(BUILD)/tlsh_cbapp: tests/tools/tlsh_cbapp.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $< -lssl -lcrypto -ldl
 
 # Drives userstack/io/tun.c against the real kernel for tests/test_tun.py.
 $(BUILD)/tun_probe: tests/tools/tun_probe.c $(IO_OBJ) $(BUILD)/libmpxcore.a $(HDRS) Makefile
@@ -87,7 +111,8 @@ $(BUILD)/linkemu: lab/linkemu.c Makefile
 # --- fuzzing (libFuzzer, clang) -----------------------------------------
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(HDRS) Makefile
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=gnu11 -g -O1 -Iuserstack/core -fsanitize=fuzzer,address,undefined \
+	$(CLANG) -std=gnu11 -g -O1 -Iuserstack/core -Iuserstack -Iuserstack/daemon \
+	    -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -o $@ $< $(CORE_SRC) $(LIBS)
 
 fuzz-build: $(FUZZ_BIN)
@@ -127,7 +152,8 @@ test: deps all asan fuzz-build
 	if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
 # --- checks --------------------------------------------------------------
-SRC_ALL := $(CORE_SRC) $(IO_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(HDRS) $(SHARED_SRC) $(DAEMON_SRC) $(CLI_SRC) $(wildcard bench/*.c)
+SRC_ALL := $(CORE_SRC) $(IO_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(HDRS) $(SHARED_SRC) $(DAEMON_SRC) $(CLI_SRC) $(wildcard bench/*.c) \
+           $(TLSH_SRC) $(wildcard tlshooks/*.h) tests/tools/tlsh_cbapp.c
 
 lint: deps
 	clang-format --dry-run --Werror $(SRC_ALL)

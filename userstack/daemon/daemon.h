@@ -1,0 +1,203 @@
+/*
+ * daemon.h - mptcpextd internals shared by its files.
+ *
+ *   main.c    flags, setup, the loop, SIGTERM clean-up
+ *   engine.c  the adapter over the sans-I/O stack (the only file calling mpx_stack_* /
+ *             mpx_conn_*): packets, time, connections, info, counters
+ *   rpcsrv.c  the control socket: clients, validation, requests
+ *   bridge.c  app data bridges (AF_UNIX stream <-> MPTCP connection) and listeners
+ *   evlog.c   events: JSON-lines log, `monitor` fan-out, periodic byte counters
+ *
+ * Everything runs on one thread and one io_uring (uring_loop.h). user_data
+ * indexes carry a slot and a generation (idx = gen << 16 | slot) so that a
+ * completion for a slot that was freed and reused is recognised and dropped.
+ */
+#ifndef MPX_DAEMON_H
+#define MPX_DAEMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "pcap.h"
+#include "rpc.h"
+#include "tun.h"
+#include "uring_loop.h"
+
+struct mpx_eng;
+
+#define MPXD_BRIDGE_BUF   (64 * 1024)
+#define MPXD_MAX_CLIENTS  256
+#define MPXD_MAX_BRIDGES  1024
+#define MPXD_MAX_LISTEN   64
+#define MPXD_ACCEPT_QUEUE 128
+
+static inline uint32_t mpxd_idx(uint16_t slot, uint16_t gen)
+{
+    return (uint32_t)gen << 16 | slot;
+}
+
+/* Daemon counters (nstat names MpxdXxx). */
+#define MPXD_MIB_LIST(X)                                                                           \
+    X(RpcClients)                                                                                  \
+    X(RpcRequests)                                                                                 \
+    X(RpcMalformed)                                                                                \
+    X(RpcDenied)                                                                                   \
+    X(RpcClientsRefused)                                                                           \
+    X(RpcSendFail)                                                                                 \
+    X(MonitorDrops)                                                                                \
+    X(BridgesOpened)                                                                               \
+    X(BridgesClosed)                                                                               \
+    X(Orphans)                                                                                     \
+    X(TunRxPkts)                                                                                   \
+    X(TunTxPkts)                                                                                   \
+    X(TunTxBusy)                                                                                   \
+    X(AcceptDropped)
+
+struct mpxd_mib {
+#define MPXD_MIB_FIELD(n) uint64_t n;
+    MPXD_MIB_LIST(MPXD_MIB_FIELD)
+#undef MPXD_MIB_FIELD
+};
+
+struct mpxd_client {
+    bool used;
+    uint16_t gen;
+    int fd;
+    uid_t uid;
+    pid_t pid;
+    bool monitor;
+    uint32_t monitor_id; /* request id of MONITOR */
+};
+
+enum mpxd_bridge_state {
+    MPXD_BR_FREE = 0,
+    MPXD_BR_CONNECTING, /* waiting for the connection to be established */
+    MPXD_BR_OPEN,       /* pumping */
+    MPXD_BR_DYING,      /* closed; waiting for in-flight operations */
+};
+
+struct mpxd_bridge {
+    uint8_t state; /* enum mpxd_bridge_state */
+    uint16_t gen;
+    int fd;
+    uint32_t conn;
+    uid_t uid;
+    bool server;
+    uint8_t extkey_policy;
+    uint16_t psk_len;
+    uint8_t psk[MPX_RPC_PSK_MAX]; /* stored for the external-key issue */
+    /* reply owed to the client that asked (CONNECT) */
+    uint32_t reply_client; /* mpxd_idx of the client, 0 = none */
+    uint32_t reply_id;
+    bool reply_async;
+    /* app -> network */
+    uint8_t *rbuf;
+    size_t rlen, roff;
+    bool rd_inflight, rd_eof, shut_sent;
+    /* network -> app */
+    uint8_t *wbuf;
+    size_t wlen, woff;
+    bool wr_inflight, wr_shut, app_gone;
+    bool conn_closed;
+    int conn_err;
+    unsigned inflight; /* io_uring operations not yet completed */
+};
+
+struct mpxd_waiter {
+    uint32_t client; /* mpxd_idx */
+    uint32_t req_id;
+    int fd;
+};
+
+struct mpxd_listener {
+    bool used;
+    uint16_t port;
+    uid_t uid;
+    uint32_t owner; /* client mpxd_idx */
+    int notify_fd;
+    uint8_t extkey_policy;
+    uint16_t psk_len;
+    uint8_t psk[MPX_RPC_PSK_MAX];
+    uint32_t queue[MPXD_ACCEPT_QUEUE]; /* established, not accepted */
+    unsigned nq;
+    struct mpxd_waiter waiters[16];
+    unsigned nw;
+};
+
+struct mpxd {
+    struct mpx_dcfg cfg;
+    struct mpx_uloop loop;
+    struct mpx_tun *tun;
+    struct mpx_eng *eng;
+    struct mpx_pcap *pcap;
+    FILE *events;
+    uint64_t rt_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+    uint64_t next_tick; /* next periodic byte-counter line */
+    int lfd;            /* control socket */
+    int sigfd;
+    uint16_t src_rpc, src_bridge;
+    bool stop, loop_ok;
+    struct mpxd_client clients[MPXD_MAX_CLIENTS];
+    struct mpxd_bridge *bridges; /* MPXD_MAX_BRIDGES */
+    struct mpxd_listener listeners[MPXD_MAX_LISTEN];
+    struct mpxd_mib mib;
+};
+
+/* log.c-like helpers (main.c) */
+void mpxd_log(const struct mpxd *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+uint64_t mpxd_now(void);
+
+/* rpcsrv.c */
+int mpxd_rpc_open(struct mpxd *d);
+void mpxd_rpc_close(struct mpxd *d);
+/* Send a message to client |cidx| (mpxd_idx); false if the client is gone
+ * or the send failed (the client is then dropped). */
+bool mpxd_rpc_send(struct mpxd *d, uint32_t cidx, uint16_t type, uint32_t id, const void *body,
+                   size_t len);
+bool mpxd_rpc_status(struct mpxd *d, uint32_t cidx, uint32_t id, int status, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+struct mpxd_client *mpxd_client_get(struct mpxd *d, uint32_t cidx);
+
+/* bridge.c */
+int mpxd_bridges_init(struct mpxd *d);
+void mpxd_bridges_free(struct mpxd *d);
+/* CONNECT: |fd| becomes the daemon's (closed on failure). */
+void mpxd_bridge_connect(struct mpxd *d, uint32_t cidx, uint32_t id,
+                         const struct mpx_rpc_connect *req, int fd);
+void mpxd_listen(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_listen *req,
+                 int notify_fd);
+void mpxd_unlisten(struct mpxd *d, uint32_t cidx, uint32_t id, uint16_t port);
+void mpxd_accept(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_accept *req,
+                 int fd);
+/* A client left: its listeners and accept waiters go. */
+void mpxd_client_gone(struct mpxd *d, uint32_t cidx);
+/* Stack events that concern bridges. */
+void mpxd_bridge_on_established(struct mpxd *d, uint32_t conn);
+void mpxd_bridge_on_closed(struct mpxd *d, uint32_t conn, int error);
+/* Move bytes both ways on every bridge; take newly accepted connections. */
+void mpxd_bridges_pump(struct mpxd *d);
+/* SIGTERM: reset every connection, close every bridge. */
+void mpxd_bridges_shutdown(struct mpxd *d);
+/* Iterate the connections the daemon knows (bridged, queued for accept,
+ * listeners), for CONN_LIST and the periodic counters. */
+typedef void (*mpxd_conn_fn)(struct mpxd *d, void *arg, uint32_t conn, uid_t uid, uint32_t flags,
+                             const struct mpxd_bridge *b, const struct mpxd_listener *l);
+void mpxd_conns_foreach(struct mpxd *d, mpxd_conn_fn fn, void *arg);
+/* Owner of a connection id ((uid_t)-1 if unknown). */
+uid_t mpxd_conn_owner(struct mpxd *d, uint32_t conn);
+
+/* evlog.c */
+int mpxd_evlog_open(struct mpxd *d);
+void mpxd_evlog_close(struct mpxd *d);
+/* One event: JSON log and monitor clients. */
+void mpxd_event(struct mpxd *d, const struct mpx_rpc_event *ev);
+/* Periodic per-subflow counters when due; returns the next due time. */
+uint64_t mpxd_evlog_tick(struct mpxd *d, uint64_t now);
+void mpxd_json_str(FILE *f, const char *s);
+
+#endif /* MPX_DAEMON_H */

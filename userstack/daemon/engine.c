@@ -1,0 +1,525 @@
+/*
+ * engine.c - the adapter over the sans-I/O stack (engine.h). The only file
+ * of the daemon that includes mptcp_stack.h.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "cc.h"
+#include "err.h"
+#include "mptcp_stack.h"
+
+struct mpx_eng {
+    struct mpx_stack *st;
+};
+
+int mpxd_errno(int e)
+{
+    switch (e) {
+    case MPX_ERR_REFUSED:
+        return -ECONNREFUSED;
+    case MPX_ERR_TIMEDOUT:
+        return -ETIMEDOUT;
+    case MPX_ERR_RESET:
+        return -ECONNRESET;
+    case MPX_ERR_AGAIN:
+        return -EAGAIN;
+    case MPX_ERR_NOENT:
+        return -ENOENT;
+    case MPX_ERR_EXIST:
+        return -EADDRINUSE;
+    case MPX_ERR_CLOSED:
+    case MPX_ERR_STATE:
+        return -ENOTCONN;
+    case MPX_ERR_NOMEM:
+        return -ENOMEM;
+    case MPX_ERR_NOSPACE:
+    case MPX_ERR_NOBUF:
+        return -ENOBUFS;
+    case MPX_ERR_UNSUPP:
+        return -EOPNOTSUPP;
+    case 0:
+        return 0;
+    default:
+        return e > 0 ? 0 : -EINVAL;
+    }
+}
+
+/* The stack's randomness service: the kernel's CSPRNG (keys, ISNs). */
+static uint64_t rand64(void *ctx)
+{
+    uint64_t v = 0;
+    (void)ctx;
+    while (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+        ;
+    return v;
+}
+
+static struct mpx_addr to_addr(const struct mpx_rpc_addr *a)
+{
+    struct mpx_addr x;
+    memset(&x, 0, sizeof(x));
+    x.family = a->family;
+    memcpy(x.a, a->a, sizeof(x.a));
+    return x;
+}
+
+static struct mpx_rpc_addr from_addr(const struct mpx_addr *a)
+{
+    struct mpx_rpc_addr x;
+    memset(&x, 0, sizeof(x));
+    if (a->family == MPX_AF_INET || a->family == MPX_AF_INET6) {
+        x.family = a->family;
+        memcpy(x.a, a->a, a->family == MPX_AF_INET ? 4 : 16);
+    }
+    return x;
+}
+
+/* The configured endpoints and limits into the stack's PM configuration
+ * (no connection exists yet). */
+static int replay_pm(struct mpx_eng *e, const struct mpx_dcfg *cfg, char *err, size_t errcap)
+{
+    struct mpx_pm_cfg *pc = mpx_stack_pm_cfg(e->st);
+    struct mpx_pm_endpoint eps[MPX_PM_ENDP_MAX];
+    size_t n = mpx_pm_endpoint_list(&cfg->pm, eps, MPX_PM_ENDP_MAX);
+
+    mpx_pm_limits_set(pc, cfg->pm.limit_subflows, cfg->pm.limit_add_addr_accepted);
+    pc->add_addr_timeout_ns = cfg->pm.add_addr_timeout_ns;
+    pc->pm_type = cfg->pm.pm_type;
+    pc->allow_join_initial_addr_port = cfg->pm.allow_join_initial_addr_port;
+    for (size_t i = 0; i < n; i++) {
+        int rc = mpx_stack_endpoint_add(e->st, &eps[i], 0);
+        if (rc < 0) {
+            char a[64];
+            snprintf(err, errcap, "endpoint %s: %s", mpx_addr_fmt(&eps[i].addr, a, sizeof(a)),
+                     mpx_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap)
+{
+    struct mpx_stack_config sc;
+    struct mpx_eng *e = calloc(1, sizeof(*e));
+
+    if (!e) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    mpx_stack_config_default(&sc);
+    sc.mptcp_enabled = cfg->mptcp;
+    sc.checksum = cfg->checksum;
+    sc.allow_join_initial_addr_port = cfg->pm.allow_join_initial_addr_port;
+    sc.sndbuf = cfg->sndbuf;
+    sc.rcvbuf = cfg->rcvbuf;
+    sc.max_subflows = cfg->pm.limit_subflows; /* `limits subflows`: extra subflows */
+    sc.tcp.cc = mpx_cc_find(cfg->cc);
+    sc.rand = rand64;
+    sc.rand_ctx = NULL;
+    if (getrandom(sc.isn_secret, sizeof(sc.isn_secret), 0) != (ssize_t)sizeof(sc.isn_secret)) {
+        snprintf(err, errcap, "getrandom: %s", strerror(errno));
+        free(e);
+        return NULL;
+    }
+    e->st = mpx_stack_new(&sc);
+    if (!e->st) {
+        snprintf(err, errcap, "cannot create the MPTCP stack");
+        free(e);
+        return NULL;
+    }
+    if (replay_pm(e, cfg, err, errcap)) {
+        mpx_eng_free(e);
+        return NULL;
+    }
+    for (unsigned i = 0; i < cfg->n_addrs; i++) {
+        struct mpx_addr a = to_addr(&cfg->addrs[i]);
+        int rc = mpx_stack_add_local(e->st, &a);
+        if (rc < 0) {
+            char t[64];
+            snprintf(err, errcap, "addr %s: %s", mpx_rpc_addr_fmt(&cfg->addrs[i], t, sizeof(t)),
+                     mpx_strerror(rc));
+            mpx_eng_free(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+void mpx_eng_free(struct mpx_eng *e)
+{
+    if (!e)
+        return;
+    mpx_stack_free(e->st);
+    free(e);
+}
+
+void mpx_eng_input(struct mpx_eng *e, const uint8_t *pkt, size_t len, uint64_t now)
+{
+    mpx_stack_input(e->st, pkt, len, now);
+}
+
+int mpx_eng_output(struct mpx_eng *e, uint8_t *out, size_t cap, uint64_t now)
+{
+    int n = mpx_stack_output(e->st, out, cap, now);
+    return n == MPX_ERR_NOBUF ? -ENOBUFS : (n < 0 ? 0 : n);
+}
+
+uint64_t mpx_eng_next_deadline(const struct mpx_eng *e)
+{
+    return mpx_stack_next_deadline(e->st);
+}
+
+void mpx_eng_on_timer(struct mpx_eng *e, uint64_t now)
+{
+    mpx_stack_on_timer(e->st, now);
+}
+
+int mpx_eng_poll_event(struct mpx_eng *e, struct mpx_rpc_event *ev, bool *wake)
+{
+    struct mpx_stack_event se;
+    static const uint32_t map[] = {
+        [MPX_SEV_CONN_ESTABLISHED] = MPX_RPC_EV_ESTABLISHED,
+        [MPX_SEV_CONN_CLOSED] = MPX_RPC_EV_CLOSED,
+        [MPX_SEV_SUB_ESTABLISHED] = MPX_RPC_EV_SF_ESTABLISHED,
+        [MPX_SEV_SUB_CLOSED] = MPX_RPC_EV_SF_CLOSED,
+        [MPX_SEV_ANNOUNCED] = MPX_RPC_EV_ANNOUNCED,
+        [MPX_SEV_REMOVED] = MPX_RPC_EV_REMOVED,
+        [MPX_SEV_FALLBACK] = MPX_RPC_EV_FALLBACK,
+    };
+
+    *wake = false;
+    while (mpx_stack_poll_event(e->st, &se) == 1) {
+        struct mpx_conn_info ci;
+        if (se.type == MPX_SEV_READABLE || se.type == MPX_SEV_WRITABLE) {
+            *wake = true;
+            continue;
+        }
+        if ((unsigned)se.type >= sizeof(map) / sizeof(map[0]) || !map[se.type])
+            continue;
+        memset(ev, 0, sizeof(*ev));
+        ev->type = map[se.type];
+        ev->conn = se.conn;
+        ev->error = mpxd_errno(se.error);
+        ev->locid = se.local_id;
+        ev->remid = se.remote_id;
+        ev->backup = se.backup ? 1 : 0;
+        if (mpx_conn_get_info(e->st, se.conn, &ci) == 0)
+            ev->token = ci.local_token;
+        if (se.type == MPX_SEV_ANNOUNCED) {
+            ev->daddr = from_addr(&se.addr);
+            ev->dport = se.port;
+        } else if (se.type == MPX_SEV_SUB_ESTABLISHED || se.type == MPX_SEV_SUB_CLOSED) {
+            ev->saddr = from_addr(&se.tuple.local);
+            ev->daddr = from_addr(&se.tuple.remote);
+            ev->sport = se.tuple.lport;
+            ev->dport = se.tuple.rport;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+long mpx_eng_connect(struct mpx_eng *e, const struct mpx_rpc_addr *local,
+                     const struct mpx_rpc_addr *remote, uint16_t port, uint64_t now)
+{
+    struct mpx_addr l = to_addr(local), r = to_addr(remote);
+    long rc = mpx_stack_connect(e->st, local->family ? &l : NULL, &r, port, now);
+    return rc < 0 ? mpxd_errno((int)rc) : rc;
+}
+
+int mpx_eng_listen(struct mpx_eng *e, uint16_t port)
+{
+    int rc = mpx_stack_listen(e->st, port);
+    /* listening twice on a port is fine for the daemon (re-listen after
+     * UNLISTEN: the stack cannot unlisten yet) */
+    return rc == MPX_ERR_EXIST ? 0 : mpxd_errno(rc);
+}
+
+long mpx_eng_accept(struct mpx_eng *e, uint16_t port)
+{
+    long rc = mpx_stack_accept(e->st, port);
+    return rc < 0 ? mpxd_errno((int)rc) : rc;
+}
+
+long mpx_eng_send(struct mpx_eng *e, uint32_t conn, const void *buf, size_t len, uint64_t now)
+{
+    long rc = mpx_conn_send(e->st, conn, buf, len, now);
+    return rc < 0 ? mpxd_errno((int)rc) : rc;
+}
+
+long mpx_eng_recv(struct mpx_eng *e, uint32_t conn, void *buf, size_t len, uint64_t now)
+{
+    long rc = mpx_conn_recv(e->st, conn, buf, len, now);
+    return rc < 0 ? mpxd_errno((int)rc) : rc;
+}
+
+int mpx_eng_shutdown(struct mpx_eng *e, uint32_t conn, uint64_t now)
+{
+    return mpxd_errno(mpx_conn_shutdown(e->st, conn, now));
+}
+
+int mpx_eng_close(struct mpx_eng *e, uint32_t conn, uint64_t now)
+{
+    return mpxd_errno(mpx_conn_close(e->st, conn, now));
+}
+
+int mpx_eng_abort(struct mpx_eng *e, uint32_t conn, uint64_t now)
+{
+    return mpxd_errno(mpx_conn_abort(e->st, conn, now));
+}
+
+static void fill_sf(struct mpx_rpc_sf *o, const struct mpx_subflow_info *s)
+{
+    memset(o, 0, sizeof(*o));
+    o->local = from_addr(&s->tuple.local);
+    o->remote = from_addr(&s->tuple.remote);
+    o->lport = s->tuple.lport;
+    o->rport = s->tuple.rport;
+    o->local_id = s->local_id;
+    o->remote_id = s->remote_id;
+    o->state = s->tcp.state <= MPX_TCP_TIME_WAIT ? s->tcp.state : 0;
+    o->flags = (uint8_t)((s->backup ? MPX_RPC_SF_F_BACKUP : 0) |
+                         (s->peer_backup ? MPX_RPC_SF_F_PEER_BACKUP : 0) |
+                         (s->join ? MPX_RPC_SF_F_JOIN : 0) |
+                         (s->established ? MPX_RPC_SF_F_ESTABLISHED : 0));
+    o->srtt_us = s->tcp.srtt_us;
+    o->rttvar_us = s->tcp.rttvar_us;
+    o->rto_us = s->tcp.rto_us;
+    o->min_rtt_us = s->tcp.min_rtt_us;
+    o->snd_cwnd = s->tcp.snd_cwnd;
+    o->snd_ssthresh = s->tcp.snd_ssthresh;
+    o->snd_mss = s->tcp.snd_mss;
+    o->rcv_mss = s->tcp.rcv_mss;
+    o->unacked = s->tcp.unacked;
+    o->retrans = s->tcp.retrans;
+    o->snd_wnd = s->tcp.snd_wnd;
+    o->rcv_wnd = s->tcp.rcv_wnd;
+    o->total_retrans = s->tcp.total_retrans;
+    o->bytes_sent = s->tcp.bytes_sent;
+    o->bytes_received = s->tcp.bytes_received;
+    o->bytes_acked = s->tcp.bytes_acked;
+    o->bytes_retrans = s->tcp.bytes_retrans;
+}
+
+int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_conn_info *out,
+                      uint64_t now)
+{
+    struct mpx_conn_info ci;
+    struct mpx_subflow_info sfs[MPX_RPC_SF_MAX];
+    int n;
+
+    memset(out, 0, sizeof(*out));
+    out->conn = conn;
+    if (mpx_conn_get_info(e->st, conn, &ci) < 0)
+        return -ENOENT;
+    out->flags =
+        (ci.mptcp ? MPX_RPC_CONN_F_MPTCP : 0) | (ci.fallback ? MPX_RPC_CONN_F_FALLBACK : 0) |
+        (ci.csum_enabled ? MPX_RPC_CONN_F_CSUM : 0) |
+        (ci.established ? MPX_RPC_CONN_F_ESTABLISHED : 0) | (ci.closed ? MPX_RPC_CONN_F_CLOSED : 0);
+    out->error = mpxd_errno(ci.error);
+    out->local_token = ci.local_token;
+    out->remote_token = ci.remote_token;
+    /* Only RFC 8684 keys exist in the stack so far (DESIGN decision 6). */
+    out->key_state = ci.mptcp ? MPX_RPC_KEY_RFC8684 : MPX_RPC_KEY_NONE;
+    out->write_seq = ci.write_seq;
+    out->snd_una = ci.snd_una;
+    out->snd_nxt = ci.snd_nxt;
+    out->rcv_nxt = ci.rcv_nxt;
+    out->bytes_sent = ci.bytes_sent;
+    out->bytes_received = ci.bytes_received;
+    out->bytes_acked = ci.bytes_acked;
+    out->bytes_retrans = ci.bytes_retrans;
+    out->send_queued = ci.send_queued;
+    out->recv_ready = ci.recv_ready;
+    n = mpx_conn_get_subflows(e->st, conn, sfs, MPX_RPC_SF_MAX, now);
+    if (n < 0)
+        n = 0;
+    if (n > MPX_RPC_SF_MAX)
+        n = MPX_RPC_SF_MAX;
+    out->n_sf = (uint8_t)n;
+    for (int i = 0; i < n; i++)
+        fill_sf(&out->sf[i], &sfs[i]);
+    if (n > 0) {
+        /* the connection's tuple is its initial subflow's (ss -M shows that) */
+        for (int i = 0; i < n; i++)
+            if (!sfs[i].join || i == n - 1) {
+                out->local = from_addr(&sfs[i].tuple.local);
+                out->remote = from_addr(&sfs[i].tuple.remote);
+                out->lport = sfs[i].tuple.lport;
+                out->rport = sfs[i].tuple.rport;
+                break;
+            }
+    }
+    return 0;
+}
+
+/* Tcp (RFC 1213 MIB) vs TcpExt names, as nstat prints them. */
+static bool is_tcp_rfc_mib(const char *n)
+{
+    static const char *const names[] = {
+        "ActiveOpens", "PassiveOpens", "AttemptFails", "EstabResets", "CurrEstab",
+        "InSegs",      "OutSegs",      "RetransSegs",  "InErrs",      "OutRsts"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(n, names[i]))
+            return true;
+    return false;
+}
+
+void mpx_eng_counters(const struct mpx_eng *e, mpx_eng_counter_fn fn, void *arg)
+{
+    const struct mpx_mptcp_mib *m = mpx_stack_mib(e->st);
+    const struct mpx_mptcp_mib_name *names;
+    struct mpx_tcp_mib t;
+    char name[MPX_RPC_COUNTER_NAME_MAX];
+    size_t n;
+
+    names = mpx_mptcp_mib_names(&n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)m + names[i].offset, sizeof(v));
+        snprintf(name, sizeof(name), "MPTcpExt%s", names[i].name);
+        fn(arg, name, v);
+    }
+    mpx_stack_tcp_mib(e->st, &t);
+#define TCP_COUNTER(f)                                                                             \
+    snprintf(name, sizeof(name), "%s%s", is_tcp_rfc_mib(#f) ? "Tcp" : "TcpExt", #f);               \
+    fn(arg, name, t.f);
+    /* Tcp first, like nstat */
+    TCP_COUNTER(ActiveOpens)
+    TCP_COUNTER(PassiveOpens)
+    TCP_COUNTER(AttemptFails)
+    TCP_COUNTER(EstabResets)
+    TCP_COUNTER(CurrEstab)
+    TCP_COUNTER(InSegs)
+    TCP_COUNTER(OutSegs)
+    TCP_COUNTER(RetransSegs)
+    TCP_COUNTER(InErrs)
+    TCP_COUNTER(OutRsts)
+    TCP_COUNTER(InRsts)
+    TCP_COUNTER(TCPTimeouts)
+    TCP_COUNTER(TCPSynRetrans)
+    TCP_COUNTER(TCPSackRecovery)
+    TCP_COUNTER(TCPRenoRecovery)
+    TCP_COUNTER(TCPFastRetrans)
+    TCP_COUNTER(TCPSlowStartRetrans)
+    TCP_COUNTER(TCPLossProbes)
+    TCP_COUNTER(TCPSACKReneging)
+    TCP_COUNTER(TCPChallengeACK)
+    TCP_COUNTER(TCPSYNChallenge)
+    TCP_COUNTER(PAWSEstab)
+    TCP_COUNTER(TCPOFOQueue)
+    TCP_COUNTER(TCPOFODrop)
+    TCP_COUNTER(TCPOFOMerge)
+    TCP_COUNTER(TCPRcvQDrop)
+    TCP_COUNTER(TCPAbortOnTimeout)
+    TCP_COUNTER(TCPAbortOnData)
+    TCP_COUNTER(TCPAbortOnClose)
+    TCP_COUNTER(TCPKeepAlive)
+    TCP_COUNTER(DelayedACKs)
+    TCP_COUNTER(TCPPureAcks)
+    TCP_COUNTER(TCPHPAcks)
+    TCP_COUNTER(TCPDSACKOldSent)
+    TCP_COUNTER(TCPDSACKOfoSent)
+    TCP_COUNTER(TCPDSACKRecv)
+    TCP_COUNTER(TCPSpuriousRTOs)
+    TCP_COUNTER(TCPWinProbe)
+    TCP_COUNTER(TCPZeroWindowDrop)
+    TCP_COUNTER(TCPToZeroWindowAdv)
+    TCP_COUNTER(TCPFromZeroWindowAdv)
+    TCP_COUNTER(TCPWantZeroWindowAdv)
+    TCP_COUNTER(TCPRcvCoalesce)
+    TCP_COUNTER(TCPOrigDataSent)
+    TCP_COUNTER(TCPLostRetransmit)
+    TCP_COUNTER(TCPRetransFail)
+    TCP_COUNTER(TCPOptHookFail)
+    TCP_COUNTER(InDropBadAck)
+    TCP_COUNTER(InDropOutOfWindow)
+#undef TCP_COUNTER
+}
+
+/* The id of the endpoint |ep| names: its id, else its address (and port
+ * when the endpoint has one), as `ip mptcp endpoint delete ADDR` finds it. */
+static int endp_id(const struct mpx_pm_cfg *pc, const struct mpx_pm_endpoint *ep)
+{
+    struct mpx_pm_endpoint eps[MPX_PM_ENDP_MAX];
+    size_t n;
+
+    if (ep->id)
+        return mpx_pm_endpoint_get(pc, ep->id) ? ep->id : -ENOENT;
+    n = mpx_pm_endpoint_list(pc, eps, MPX_PM_ENDP_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (mpx_addr_eq(&eps[i].addr, &ep->addr) && (!ep->port || eps[i].port == ep->port))
+            return eps[i].id;
+    return -ENOENT;
+}
+
+int mpx_eng_endpoint(struct mpx_eng *e, struct mpx_dcfg *cfg, uint16_t type,
+                     const struct mpx_pm_endpoint *ep, uint64_t now)
+{
+    struct mpx_pm_cfg *pc = mpx_stack_pm_cfg(e->st);
+    struct mpx_pm_endpoint eps[MPX_PM_ENDP_MAX];
+    int rc = 0, id;
+
+    switch (type) {
+    case MPX_RPC_ENDP_ADD:
+        rc = mpx_stack_endpoint_add(e->st, ep, now);
+        break;
+    case MPX_RPC_ENDP_DEL:
+    case MPX_RPC_ENDP_CHANGE:
+        id = endp_id(pc, ep);
+        if (id < 0)
+            return id;
+        rc = type == MPX_RPC_ENDP_DEL
+                 ? mpx_stack_endpoint_del(e->st, (uint8_t)id, now)
+                 : mpx_stack_endpoint_change(e->st, (uint8_t)id, ep->flags, now);
+        break;
+    case MPX_RPC_ENDP_FLUSH: {
+        /* one by one, so that every connection hears of each removal */
+        size_t n = mpx_pm_endpoint_list(pc, eps, MPX_PM_ENDP_MAX);
+        for (size_t i = 0; i < n; i++)
+            mpx_stack_endpoint_del(e->st, eps[i].id, now);
+        break;
+    }
+    default:
+        return -EINVAL;
+    }
+    if (rc < 0)
+        return mpx_dcfg_errno(rc);
+    cfg->pm = *pc;
+    return 0;
+}
+
+int mpx_eng_limits(struct mpx_eng *e, struct mpx_dcfg *cfg, int subflows, int add_addr_accepted)
+{
+    struct mpx_pm_cfg *pc = mpx_stack_pm_cfg(e->st);
+    /* connections read the limits from the shared configuration at each
+     * decision, as the kernel's PM reads its pernet data */
+    if (mpx_pm_limits_set(pc, subflows, add_addr_accepted))
+        return -EINVAL;
+    cfg->pm = *pc;
+    return 0;
+}
+
+void mpx_eng_config_changed(struct mpx_eng *e, const struct mpx_dcfg *cfg, const char *what)
+{
+    struct mpx_pm_cfg *pc = mpx_stack_pm_cfg(e->st);
+    /* the PM knobs that are plain fields of the shared configuration */
+    if (!strcmp(what, "add-addr-timeout"))
+        pc->add_addr_timeout_ns = cfg->pm.add_addr_timeout_ns;
+    else if (!strcmp(what, "path-manager"))
+        pc->pm_type = cfg->pm.pm_type; /* taken by new connections */
+    else if (!strcmp(what, "allow-join-initial-addr-port"))
+        pc->allow_join_initial_addr_port = cfg->pm.allow_join_initial_addr_port;
+    else if (!strcmp(what, "limits"))
+        mpx_pm_limits_set(pc, cfg->pm.limit_subflows, cfg->pm.limit_add_addr_accepted);
+    /* scheduler, cc, sndbuf/rcvbuf, checksum, mptcp: no stack setter yet
+     * (stored; see the issue-6 report) */
+}
