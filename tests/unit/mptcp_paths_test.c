@@ -376,6 +376,36 @@ MPX_TEST(mptcp_paths_remove)
     struct mpx_conn_info ci;
     REQUIRE(mpx_conn_get_info(n->st[0], n->cconn, &ci) == 0);
     CHECK_EQ(ci.subflows, 1);
+    CHECK_EQ(ci.subflows_total, 2);
+    CHECK_EQ(ci.add_addr_accepted, 0); /* given back by the RM_ADDR, as Linux */
+    CHECK_EQ(ci.subflows_max, 1);
+    CHECK_EQ(ci.add_addr_accepted_max, 1);
+    CHECK(ci.last_data_sent > 0 && ci.last_ack_recv >= ci.last_data_sent);
+    net_free(n);
+}
+
+/* endpoint flush: the server withdraws every announced address (RM_ADDR)
+ * and the client closes the subflows to them. */
+MPX_TEST(mptcp_paths_flush)
+{
+    struct net *n = net_new(13);
+    limits(n, 0, 2, 2);
+    limits(n, 1, 2, 2);
+    REQUIRE(endp(n, 1, &n->v4[1][1], MPX_PM_F_SIGNAL, 0) > 0);
+    REQUIRE(endp(n, 1, &n->v4[1][2], MPX_PM_F_SIGNAL, 0) > 0);
+    REQUIRE(connect_v(n, false));
+    run(n, 0, 500 * MPX_NS_PER_MS);
+    CHECK_JOIN(n, 2, 2, 2);
+    struct mpx_conn_info ci;
+    REQUIRE(mpx_conn_get_info(n->st[1], n->sconn, &ci) == 0);
+    CHECK_EQ(ci.add_addr_signal, 2);
+    CHECK_EQ(ci.add_addr_signal_max, 2);
+    CHECK_INT(mpx_stack_endpoint_flush(n->st[1], n->now), 2);
+    finish(n);
+    CHECK_EQ(cmib(n)->RmAddr, 2);
+    CHECK_EQ(n->removed, 2);
+    REQUIRE(mpx_conn_get_info(n->st[0], n->cconn, &ci) == 0);
+    CHECK_EQ(ci.subflows, 1);
     net_free(n);
 }
 

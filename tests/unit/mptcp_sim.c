@@ -51,6 +51,11 @@ int msim_link(struct msim *h, int k)
     return h->link[k];
 }
 
+int msim_node(struct msim *h, int k)
+{
+    return h->host[k].node;
+}
+
 struct mpx_stack *msim_stack(struct msim *h, int k)
 {
     return h->host[k].st;
@@ -82,6 +87,10 @@ static void flush(struct mhost *ho, uint64_t now)
         int n = mpx_stack_output(ho->st, ho->h->pkt, sizeof(ho->h->pkt), now);
         if (n <= 0)
             break;
+        const struct msim_params *p = ho->h->p;
+        if (p->filter && !p->filter(ho->h, p->hook_arg, ho == &ho->h->host[0] ? 0 : 1, ho->h->pkt,
+                                    (size_t)n, now))
+            continue;
         mpx_sim_send(ho->h->sim, ho->node, ho->h->pkt, (size_t)n);
     }
 }
@@ -267,6 +276,7 @@ static int host_init(struct msim *h, int k, bool no_mptcp, bool csum)
     if (p->max_subflows)
         cfg.max_subflows = p->max_subflows;
     cfg.scheduler = p->scheduler;
+    cfg.dss_elide = !p->no_elide;
     if (p->cc)
         cfg.tcp.cc = mpx_cc_find(p->cc);
     for (int i = 0; i < 32; i++)

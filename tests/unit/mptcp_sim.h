@@ -27,6 +27,10 @@ struct msim_path {
 
 struct msim;
 typedef void (*msim_hook_fn)(struct msim *h, void *arg);
+/* Sees every packet host |node| sends (before the network); false drops
+ * it. May send packets itself with mpx_sim_send(). */
+typedef bool (*msim_filter_fn)(struct msim *h, void *arg, int node, const uint8_t *pkt, size_t len,
+                               uint64_t now);
 
 struct msim_params {
     uint64_t seed;
@@ -38,6 +42,7 @@ struct msim_params {
     bool client_no_mptcp, server_no_mptcp;
     bool client_csum, server_csum;
     bool join_paths;         /* client joins over paths 1.. once established */
+    bool no_elide;           /* every data segment carries its DSS mapping */
     uint8_t max_subflows;    /* server limit; 0 = default */
     uint64_t time_limit_ns;  /* default 60 s virtual */
     uint32_t rcvbuf;         /* connection-level, 0 = default */
@@ -47,6 +52,7 @@ struct msim_params {
     uint64_t probe_ns;       /* path_bytes_probe[] taken then (0 = never) */
     uint64_t gap_from_ns;    /* max_gap_ns counts stalls starting from here */
     msim_hook_fn setup_hook; /* after the topology is built */
+    msim_filter_fn filter;   /* NULL = none; gets hook_arg */
     void *hook_arg;
 };
 
@@ -72,6 +78,8 @@ int msim_bulk(const struct msim_params *p, struct msim_result *r);
 /* For hooks: the sim and the link index of path k. */
 struct mpx_sim *msim_sim(struct msim *h);
 int msim_link(struct msim *h, int k);
+/* The simnet node of host k. */
+int msim_node(struct msim *h, int k);
 /* Host k's stack (0 client, 1 server) and its connection id (0 if none). */
 struct mpx_stack *msim_stack(struct msim *h, int k);
 uint32_t msim_conn(struct msim *h, int k);

@@ -31,6 +31,9 @@ struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server)
     m->kops = &mpx_key_ops_rfc8684;
     m->id = ++st->next_id ? st->next_id : ++st->next_id;
     m->next_local_id = 1;
+    m->nodelay = st->cfg.tcp.nodelay;
+    m->cork = st->cfg.tcp.cork;
+    m->keepalive = st->cfg.tcp.keepalive;
     mpx_sched_init(&m->sched, st->cfg.scheduler ? mpx_sched_find(st->cfg.scheduler) : NULL);
     m->next = st->msks;
     st->msks = m;
@@ -125,6 +128,8 @@ static void sbuf_trim(struct mpx_msk *m, uint64_t ack)
     }
     m->bytes_acked += ack - m->snd_una;
     m->snd_una = ack;
+    m->rtx_at = 0; /* progress: re-armed from now by the next push */
+    m->rtx_backoff = 0;
     if (m->snd_nxt < ack)
         m->snd_nxt = ack;
     /* drop reinjection ranges the peer now has */
@@ -460,9 +465,7 @@ static bool apply(struct mpx_msk *m, struct snap *s, struct mpx_sched_decision *
     if (d->action == MPX_SCHED_NEW && d->n && d->dsn + d->len < m->write_seq) {
         /* Whole segments only, so that no tail waits in the engine to be
          * merged with the next mapping's bytes (one mapping per segment). */
-        uint32_t unit = mpx_sf_unit(m->sf[d->sf_idx[0]]);
-        if (d->len > unit)
-            d->len -= d->len % unit;
+        d->len = mpx_sf_align(m->sf[d->sf_idx[0]], d->dsn, d->len);
     }
     uint32_t took_min = d->len;
     for (uint32_t i = 0; i < d->n; i++) {
@@ -479,8 +482,11 @@ static bool apply(struct mpx_msk *m, struct snap *s, struct mpx_sched_decision *
         m->bytes_sent += took_min;
     } else {
         m->st->mib.MPTCPRetrans++;
+        m->retransmits++;
         m->bytes_retrans += took_min;
     }
+    if (took_min)
+        m->last_sent = now;
     if (d->penalize_idx != MPX_SCHED_NO_IDX && d->penalize_idx < s->n)
         penalize(m->sf[d->penalize_idx]);
     if (took_min < d->len)
@@ -492,7 +498,7 @@ static void push_reinject(struct mpx_msk *m, struct snap *s, uint64_t now)
 {
     while (m->n_reinj) {
         struct mpx_reinj *r = &m->reinj[0];
-        if (r->e <= m->snd_una) {
+        if (r->e <= m->snd_una || r->s >= r->e) {
             memmove(&m->reinj[0], &m->reinj[1], (size_t)(m->n_reinj - 1) * sizeof(m->reinj[0]));
             m->n_reinj--;
             continue;
@@ -515,6 +521,99 @@ static void push_reinject(struct mpx_msk *m, struct snap *s, uint64_t now)
     }
 }
 
+/* Linux mptcp_set_timeout(): the largest RTO of the live subflows. */
+static uint64_t msk_rto(const struct mpx_msk *m)
+{
+    uint64_t rto = 0;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (!m->sf[i]->gone && m->sf[i]->tcp->rto > rto)
+            rto = m->sf[i]->tcp->rto;
+    return rto ? rto : 200 * MPX_NS_PER_MS;
+}
+
+static void rtx_arm(struct mpx_msk *m, uint64_t now)
+{
+    if (!m->mptcp || m->fallback || m->snd_una >= m->snd_nxt) {
+        m->rtx_at = 0;
+        m->rtx_backoff = 0;
+        return;
+    }
+    if (!m->rtx_at)
+        m->rtx_at = now + (msk_rto(m) << m->rtx_backoff);
+}
+
+/* The end of the tx mapping of any subflow that holds DSN |x| (the
+ * subflow is still responsible for it), or 0 with |*next| = the first
+ * mapped DSN above |x| (UINT64_MAX if none). */
+static uint64_t held_end(const struct mpx_msk *m, uint64_t x, uint64_t *next)
+{
+    *next = UINT64_MAX;
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        const struct mpx_sf *sf = m->sf[i];
+        if (sf->gone)
+            continue;
+        for (uint16_t k = 0; k < sf->tx.n; k++) {
+            const struct mpx_map *mp = &sf->tx.m[(sf->tx.head + k) % MPX_SF_MAPS];
+            if (mp->dsn <= x && x < mp->dsn + mp->len)
+                return mp->dsn + mp->len;
+            if (mp->dsn > x && mp->dsn < *next)
+                *next = mp->dsn;
+        }
+    }
+    return 0;
+}
+
+static void rtx_queue(struct mpx_msk *m, uint64_t s, uint64_t e, uint32_t from)
+{
+    for (uint16_t i = 0; i < m->n_reinj; i++)
+        if (m->reinj[i].s <= s && e <= m->reinj[i].e)
+            return; /* already queued */
+    if (m->n_reinj == MPX_MSK_REINJ)
+        return;
+    m->reinj[m->n_reinj].s = s;
+    m->reinj[m->n_reinj].e = e;
+    m->reinj[m->n_reinj].from = from;
+    m->n_reinj++;
+}
+
+/* Linux __mptcp_retrans: nothing DATA_ACKed for a (subflow) RTO although
+ * no subflow failed or looks stale (a path that delivers the subflow's
+ * segments but not to the peer's connection level, or every path stale
+ * at once): send the oldest unacknowledged data again on another
+ * subflow, and with it every range no subflow holds any more (its
+ * subflow saw it acknowledged, the peer never DATA_ACKed it: nobody else
+ * will ever send it again). The receiver drops what it has already
+ * (DuplicateData). */
+void mpx_msk_rtx_timer(struct mpx_msk *m, uint64_t now)
+{
+    m->rtx_at = 0;
+    if (!m->mptcp || m->fallback || m->closed || m->snd_una >= m->snd_nxt)
+        return;
+    struct snap s;
+    snap_take(m, &s);
+    uint16_t before = m->n_reinj;
+    uint64_t x = m->snd_una, next;
+    if (s.c.head_sf_id != MPX_SCHED_NO_ID) {
+        uint64_t e = m->snd_una + s.c.head_len;
+        rtx_queue(m, m->snd_una, e < m->snd_nxt ? e : m->snd_nxt, s.c.head_sf_id);
+    }
+    for (int guard = 0; guard < 2 * MPX_MSK_REINJ && x < m->snd_nxt; guard++) {
+        uint64_t end = held_end(m, x, &next);
+        if (end) {
+            x = end;
+            continue;
+        }
+        end = next < m->snd_nxt ? next : m->snd_nxt;
+        rtx_queue(m, x, end, MPX_SCHED_NO_ID);
+        x = end;
+    }
+    if (m->n_reinj != before)
+        m->rtx_fired++;
+    if (m->rtx_backoff < 6)
+        m->rtx_backoff++;
+    mpx_msk_push(m, now);
+}
+
 static struct mpx_sf *fin_subflow(struct mpx_msk *m)
 {
     struct mpx_sf *best = NULL;
@@ -532,6 +631,25 @@ static struct mpx_sf *fin_subflow(struct mpx_msk *m)
     return best;
 }
 
+/* Nagle (RFC 9293 section 3.7.4) and TCP_CORK at the connection level:
+ * the bytes that may go to the subflows now. A tail shorter than a full
+ * segment waits (Nagle: while data is unacknowledged, as it will be once
+ * the full segments before it went; cork: until more comes). A shutdown
+ * sends it. */
+static uint64_t sendable(const struct mpx_msk *m)
+{
+    uint64_t pending = m->write_seq - m->snd_nxt;
+    if (m->shut_wr || (m->nodelay && !m->cork))
+        return pending;
+    uint32_t unit = 0;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (mpx_sf_usable(m->sf[i]) && mpx_sf_unit(m->sf[i]) > unit)
+            unit = mpx_sf_unit(m->sf[i]);
+    if (!unit || (!m->cork && m->snd_una == m->snd_nxt && pending < unit))
+        return pending;
+    return pending - pending % unit;
+}
+
 void mpx_msk_push(struct mpx_msk *m, uint64_t now)
 {
     if (m->closed || !m->nsf)
@@ -546,10 +664,10 @@ void mpx_msk_push(struct mpx_msk *m, uint64_t now)
     snap_take(m, &s);
     check_stale(m, &s, now);
     push_reinject(m, &s, now);
-    for (int guard = 0; guard < 4096 && m->snd_nxt < m->write_seq; guard++) {
+    for (int guard = 0; guard < 4096 && sendable(m); guard++) {
         struct mpx_sched_decision d;
         s.c.snd_nxt = m->snd_nxt;
-        s.c.pending = m->write_seq - m->snd_nxt;
+        s.c.pending = sendable(m);
         if (mpx_sched_get_send(&m->sched, &s.c, s.sf, s.n, now, &d) <= 0)
             break;
         if (!apply(m, &s, &d, now))
@@ -558,6 +676,7 @@ void mpx_msk_push(struct mpx_msk *m, uint64_t now)
          * applies our one-mapping-per-segment rule (mpx_sf_snapshot) */
         snap_take(m, &s);
     }
+    rtx_arm(m, now);
     /* DATA_FIN with nothing left to map it on: a DATA_FIN-only mapping on
      * a subflow FIN (SSN 0, DLL 1, as Linux mptcp_write_data_fin). */
     if (m->shut_wr && !m->fin_sent && m->snd_nxt == m->write_seq && !m->n_reinj) {
@@ -772,6 +891,28 @@ int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn
     info->bytes_received = m->bytes_received;
     info->bytes_acked = m->bytes_acked;
     info->bytes_retrans = m->bytes_retrans;
+    info->rtx_timeouts = m->rtx_fired;
+    info->retransmits = m->retransmits;
+    info->subflows_total = m->sf_total;
+    info->last_data_sent = m->last_sent;
+    info->last_data_recv = m->last_recv;
+    info->last_ack_recv = m->last_ack;
+    if (m->pm_on) {
+        const struct mpx_pm_cfg *pc = &st->pm;
+        info->subflows_max = pc->limit_subflows;
+        info->add_addr_accepted_max = pc->limit_add_addr_accepted;
+        info->add_addr_signal = m->pm.add_addr_signaled;
+        info->add_addr_accepted = m->pm.add_addr_accepted;
+        info->local_addr_used = m->pm.local_addr_used;
+        struct mpx_pm_endpoint eps[MPX_PM_ENDP_MAX];
+        size_t n = mpx_pm_endpoint_list(pc, eps, MPX_PM_ENDP_MAX);
+        for (size_t i = 0; i < n; i++) {
+            if (eps[i].flags & MPX_PM_F_SIGNAL)
+                info->add_addr_signal_max++;
+            if (eps[i].flags & MPX_PM_F_SUBFLOW)
+                info->local_addr_max++;
+        }
+    }
     info->send_queued = (size_t)(m->write_seq - m->snd_una);
     info->recv_ready = (size_t)(m->rcv_nxt - (m->fin_in ? 1 : 0) - m->rd_seq);
     return 0;
@@ -807,4 +948,59 @@ int mpx_conn_get_subflows(const struct mpx_stack *st, uint32_t conn, struct mpx_
         mpx_tcp_get_info(sf->tcp, &o->tcp, now);
     }
     return m->nsf;
+}
+
+/* --- socket options ------------------------------------------------------ */
+
+int mpx_conn_set_nodelay(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    m->nodelay = on;
+    if (m->fallback && m->nsf)
+        mpx_tcp_set_nodelay(m->sf[0]->tcp, on, now); /* plain TCP: the engine's Nagle */
+    mpx_msk_push(m, now);
+    return 0;
+}
+
+int mpx_conn_set_cork(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    m->cork = on;
+    if (m->fallback && m->nsf)
+        mpx_tcp_set_cork(m->sf[0]->tcp, on, now);
+    mpx_msk_push(m, now);
+    return 0;
+}
+
+int mpx_conn_set_keepalive(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    m->keepalive = on;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (!m->sf[i]->gone)
+            mpx_tcp_set_keepalive(m->sf[i]->tcp, on, now);
+    return 0;
+}
+
+int mpx_conn_set_cc(struct mpx_stack *st, uint32_t conn, const char *name, uint64_t now)
+{
+    struct mpx_msk *m = app_msk(st, conn);
+    const struct mpx_cc_ops *ops = name ? mpx_cc_find(name) : NULL;
+    if (!m || !ops)
+        return MPX_ERR_NOENT;
+    m->cc = ops;
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        struct mpx_cc *cc = mpx_tcp_cc(m->sf[i]->tcp);
+        mpx_cc_group_leave(cc);
+        mpx_cc_switch(cc, ops, now);
+        if (ops == &mpx_cc_lia)
+            mpx_cc_group_join(&m->ccg, cc); /* RFC 6356 coupling */
+    }
+    return 0;
 }

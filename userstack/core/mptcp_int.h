@@ -35,6 +35,12 @@
 /* Linux syn_retrans_before_tcp_fallback: MP_CAPABLE is left out of SYN
  * retransmissions after this many (NOTES 3.6). */
 #define MPX_SYN_MPC_TRIES 2
+/* Option bytes reserved per data segment: a DSS with 64-bit DATA_ACK
+ * only (4 + 8), or with a 64-bit DSN mapping and checksum too (28); with
+ * elision a mapping needs MPX_DSS_MAP_EXTRA bytes of payload given up. */
+#define MPX_DSS_ACK_ONLY  12
+#define MPX_DSS_FULL      28
+#define MPX_DSS_MAP_EXTRA (MPX_DSS_FULL - MPX_DSS_ACK_ONLY)
 
 /* One mapping: subflow bytes [off, off + len) carry DSNs [dsn, dsn + len);
  * |fin|: the DATA_FIN follows at dsn + len (DLL = len + 1). */
@@ -209,6 +215,17 @@ struct mpx_msk {
     } sig[MPX_MSK_SIG];
     uint8_t n_sig;
     uint64_t bytes_sent, bytes_received, bytes_acked, bytes_retrans;
+    /* connection-level retransmission (Linux mptcp_retransmit_timer):
+     * armed while data is not DATA_ACKed, restarted by DATA_ACK progress */
+    /* socket options of the connection (mpx_conn_set_*) */
+    bool nodelay, cork, keepalive;
+    const struct mpx_cc_ops *cc; /* NULL: the stack's template */
+    uint64_t rtx_at;             /* 0 = off */
+    uint8_t rtx_backoff;
+    uint32_t rtx_fired;
+    uint64_t retransmits;                    /* reinjection decisions carried out */
+    uint64_t last_sent, last_recv, last_ack; /* ns */
+    uint8_t sf_total;
 };
 
 struct mpx_rst {
@@ -237,6 +254,7 @@ struct mpx_stack {
     struct mpx_mptcp_mib mib_view;    /* what mpx_stack_mib() returns */
     struct mpx_tcp_mib tcp_mib_gone;  /* of freed subflows */
     struct mpx_pm_cfg pm;
+    uint64_t mib_tw_reused; /* TIME_WAIT tuples taken over by a new SYN */
     uint8_t scratch[MPX_MAP_MAX + 1];
 };
 
@@ -272,6 +290,8 @@ bool mpx_msk_ooo_ok(struct mpx_msk *m, uint64_t dsn, uint32_t len);
 void mpx_msk_push(struct mpx_msk *m, uint64_t now);
 void mpx_msk_check_close(struct mpx_msk *m, uint64_t now);
 void mpx_msk_reinject_sf(struct mpx_msk *m, struct mpx_sf *sf);
+/* The connection-level retransmission timer (mpx_msk.rtx_at) expired. */
+void mpx_msk_rtx_timer(struct mpx_msk *m, uint64_t now);
 uint64_t mpx_msk_expand(uint64_t ref, uint64_t v32);
 uint64_t mpx_msk_rcv_wnd(const struct mpx_msk *m);
 
@@ -300,6 +320,9 @@ bool mpx_sf_usable(const struct mpx_sf *sf);
 uint32_t mpx_sf_notsent(const struct mpx_sf *sf);
 /* Payload bytes of a full data segment on |sf|. */
 uint32_t mpx_sf_unit(const struct mpx_sf *sf);
+/* |len| shortened (if it can be) so that pushing [dsn, dsn + len) to
+ * |sf| ends its mapping on a segment boundary. */
+uint32_t mpx_sf_align(const struct mpx_sf *sf, uint64_t dsn, uint32_t len);
 void mpx_sf_reset(struct mpx_sf *sf, uint8_t reason, uint64_t now);
 /* The DSN the subflow's own ACKs prove delivered (fallback). */
 uint32_t mpx_sf_acked_off(const struct mpx_sf *sf);

@@ -316,7 +316,9 @@ void mpx_sf_pm_closed(struct mpx_sf *sf, uint64_t now)
         return;
     sf->pm_closed = true;
     enum mpx_pm_close_reason why = MPX_PM_CLOSE_ERROR;
-    if (sf->closing || m->closed || m->fin_in)
+    /* a peer's half close (DATA_FIN in) does not end our sending: a
+     * subflow lost then is still worth re-creating */
+    if (sf->closing || m->closed || (m->fin_in && m->shut_wr))
         why = MPX_PM_CLOSE_LOCAL;
     else if (!sf->error)
         why = MPX_PM_CLOSE_PEER;

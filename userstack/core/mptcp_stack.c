@@ -18,6 +18,7 @@ void mpx_stack_config_default(struct mpx_stack_config *cfg)
     cfg->sndbuf = 4u << 20;
     cfg->rcvbuf = 4u << 20;
     cfg->max_subflows = 2;
+    cfg->dss_elide = true;
     mpx_tcp_config_default(&cfg->tcp);
 }
 
@@ -225,12 +226,20 @@ static const struct mpx_mptcp_opt *syn_opt(const struct mpx_pkt *p, enum mpx_mpt
     return NULL;
 }
 
-static struct mpx_tcp_isn_inputs isn_inputs(struct mpx_stack *st)
+/* The timestamp offset is a keyed hash of the address pair (Linux
+ * secure_tcp_ts_off), not random per connection: a new connection on a
+ * tuple in TIME_WAIT then carries newer timestamps than the old one and
+ * may take the tuple over (RFC 6191). */
+static struct mpx_tcp_isn_inputs isn_inputs(struct mpx_stack *st, const struct mpx_tcp_tuple *t)
 {
+    struct mpx_tcp_tuple pair = {.local = t->local, .remote = t->remote};
+    uint32_t off = 0;
+    if (mpx_tcp_isn(&pair, st->cfg.isn_secret, sizeof(st->cfg.isn_secret), 0, &off) < 0)
+        off = (uint32_t)mpx_stack_rand(st);
     struct mpx_tcp_isn_inputs in = {
         .secret = st->cfg.isn_secret,
         .secret_len = sizeof(st->cfg.isn_secret),
-        .ts_offset = (uint32_t)mpx_stack_rand(st),
+        .ts_offset = off,
     };
     return in;
 }
@@ -282,7 +291,7 @@ static void syn_join(struct mpx_stack *st, const struct mpx_pkt *p, const struct
     sf->remote_id = j->addr_id;
     sf->peer_backup = j->backup;
     sf->local_id = local_addr_id(st, &p->ip.dst);
-    struct mpx_tcp_isn_inputs in = isn_inputs(st);
+    struct mpx_tcp_isn_inputs in = isn_inputs(st, &t);
     mpx_tcp_accept_syn(sf->tcp, p, now, &in);
 }
 
@@ -310,7 +319,7 @@ static void syn_new(struct mpx_stack *st, const struct mpx_pkt *p, uint64_t now)
     }
     if (!mpc)
         mpx_msk_fallback(m, sf);
-    struct mpx_tcp_isn_inputs in = isn_inputs(st);
+    struct mpx_tcp_isn_inputs in = isn_inputs(st, &t);
     mpx_tcp_accept_syn(sf->tcp, p, now, &in);
 }
 
@@ -356,12 +365,40 @@ static void after_sf(struct mpx_sf *sf, uint64_t now)
     mpx_msk_check_close(m, now);
 }
 
+/* Free a subflow in TIME_WAIT whose tuple a new connection takes over. */
+static void tw_retire(struct mpx_stack *st, struct mpx_sf *sf, uint64_t now)
+{
+    if (sf->ev_est && !sf->gone)
+        mpx_stack_sub_event(sf, MPX_SEV_SUB_CLOSED);
+    sf->gone = true;
+    mpx_sf_pm_closed(sf, now);
+    mpx_sf_free(sf);
+    st->mib_tw_reused++;
+}
+
+/* RFC 6191 / Linux tcp_timewait_state_process(): a SYN for a tuple in
+ * TIME_WAIT that is clearly newer than the old connection ends the
+ * TIME_WAIT early and opens a new connection (only once the old MPTCP
+ * connection is closed: its subflows are all done). */
+static bool timewait_reuse(struct mpx_stack *st, struct mpx_sf *sf, const struct mpx_pkt *p,
+                           uint64_t now)
+{
+    if ((p->tcp.flags & (MPX_TH_SYN | MPX_TH_ACK | MPX_TH_RST)) != MPX_TH_SYN ||
+        mpx_tcp_get_state(sf->tcp) != MPX_TCP_TIME_WAIT || !sf->msk->closed ||
+        !mpx_tcp_timewait_reusable(sf->tcp, p))
+        return false;
+    tw_retire(st, sf, now);
+    return true;
+}
+
 int mpx_stack_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64_t now)
 {
     struct mpx_pkt p;
     if (mpx_pkt_decode(pkt, len, true, &p) < 0)
         return 0;
     struct mpx_sf *sf = lookup(st, &p);
+    if (sf && timewait_reuse(st, sf, &p, now))
+        sf = NULL;
     if (!sf) {
         handle_stray(st, &p, now);
         return 0;
@@ -452,6 +489,8 @@ uint64_t mpx_stack_next_deadline(const struct mpx_stack *st)
         uint64_t p = mpx_msk_pm_deadline(m);
         if (p < t)
             t = p;
+        if (m->rtx_at && m->rtx_at < t)
+            t = m->rtx_at;
         for (uint8_t i = 0; i < m->nsf; i++) {
             uint64_t d = mpx_tcp_next_deadline(m->sf[i]->tcp);
             uint64_t e = mpx_sf_deadline(m->sf[i]);
@@ -477,6 +516,8 @@ int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now)
             }
         }
         mpx_msk_pm_timer(m, now);
+        if (m->rtx_at && m->rtx_at <= now)
+            mpx_msk_rtx_timer(m, now);
         mpx_msk_push(m, now);
         mpx_msk_check_close(m, now);
     }
@@ -484,6 +525,37 @@ int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now)
 }
 
 /* --- application -------------------------------------------------------- */
+
+static struct mpx_sf *lookup_tuple(const struct mpx_stack *st, const struct mpx_tcp_tuple *t)
+{
+    uint32_t h = tuple_hash(&t->local, &t->remote, t->lport, t->rport);
+    for (struct mpx_sf *sf = st->hash[h]; sf; sf = sf->hnext)
+        if (sf->tuple.lport == t->lport && sf->tuple.rport == t->rport &&
+            mpx_addr_eq(&sf->tuple.local, &t->local) && mpx_addr_eq(&sf->tuple.remote, &t->remote))
+            return sf;
+    return NULL;
+}
+
+/* An ephemeral port for |t| (40000-65535): never a tuple in use; a tuple
+ * in TIME_WAIT of a closed connection is taken over (Linux tcp_tw_reuse
+ * for outgoing connections: our timestamps, a keyed hash of the address
+ * pair plus the clock, are newer than the old connection's). */
+static int pick_port(struct mpx_stack *st, struct mpx_tcp_tuple *t, uint64_t now)
+{
+    for (uint32_t tries = 0; tries < 65536 - 40000; tries++) {
+        t->lport = st->next_port++;
+        if (st->next_port < 40000)
+            st->next_port = 40000;
+        struct mpx_sf *old = lookup_tuple(st, t);
+        if (!old)
+            return 0;
+        if (mpx_tcp_get_state(old->tcp) == MPX_TCP_TIME_WAIT && old->msk->closed) {
+            tw_retire(st, old, now);
+            return 0;
+        }
+    }
+    return MPX_ERR_NOSPACE;
+}
 
 long mpx_stack_connect(struct mpx_stack *st, const struct mpx_addr *local,
                        const struct mpx_addr *remote, uint16_t port, uint64_t now)
@@ -504,9 +576,10 @@ long mpx_stack_connect(struct mpx_stack *st, const struct mpx_addr *local,
         }
     }
     struct mpx_tcp_tuple t = {.local = *local, .remote = *remote, .rport = port};
-    t.lport = st->next_port++;
-    if (st->next_port < 40000)
-        st->next_port = 40000;
+    if (pick_port(st, &t, now) < 0) {
+        mpx_msk_free(m);
+        return MPX_ERR_NOSPACE;
+    }
     struct mpx_sf *sf = mpx_sf_new(m, &t, true, now);
     if (!sf) {
         mpx_msk_free(m);
@@ -515,7 +588,7 @@ long mpx_stack_connect(struct mpx_stack *st, const struct mpx_addr *local,
     sf->local_id = 0;
     if (!st->cfg.mptcp_enabled)
         mpx_msk_fallback(m, sf);
-    struct mpx_tcp_isn_inputs in = isn_inputs(st);
+    struct mpx_tcp_isn_inputs in = isn_inputs(st, &t);
     int rv = mpx_tcp_connect(sf->tcp, now, &in);
     if (rv < 0) {
         mpx_msk_free(m);
@@ -532,9 +605,8 @@ int mpx_stack_open_join(struct mpx_msk *m, const struct mpx_addr *local,
     if (m->nsf == MPX_STACK_MAX_SUBFLOWS)
         return MPX_ERR_NOSPACE;
     struct mpx_tcp_tuple t = {.local = *local, .remote = *remote, .rport = port};
-    t.lport = st->next_port++;
-    if (st->next_port < 40000)
-        st->next_port = 40000;
+    if (pick_port(st, &t, now) < 0)
+        return MPX_ERR_NOSPACE;
     struct mpx_sf *sf = mpx_sf_new(m, &t, true, now);
     if (!sf)
         return MPX_ERR_NOMEM;
@@ -543,7 +615,7 @@ int mpx_stack_open_join(struct mpx_msk *m, const struct mpx_addr *local,
     sf->lnonce = (uint32_t)mpx_stack_rand(st);
     sf->local_id = local_id;
     sf->pm_handle = pm_handle;
-    struct mpx_tcp_isn_inputs in = isn_inputs(st);
+    struct mpx_tcp_isn_inputs in = isn_inputs(st, &t);
     int rv = mpx_tcp_connect(sf->tcp, now, &in);
     if (rv < 0) {
         sf->pm_closed = true;
@@ -683,13 +755,61 @@ int mpx_stack_endpoint_change(struct mpx_stack *st, uint8_t id, uint8_t flags, u
     return 0;
 }
 
-void mpx_stack_path_event(struct mpx_stack *st, const struct mpx_addr *addr, bool up, uint64_t now)
+int mpx_stack_endpoint_flush(struct mpx_stack *st, uint64_t now)
+{
+    struct mpx_pm_endpoint eps[MPX_PM_ENDP_MAX];
+    size_t n = mpx_pm_endpoint_flush(&st->pm, eps, MPX_PM_ENDP_MAX);
+    for (struct mpx_msk *m = st->msks; m; m = m->next) {
+        if (!m->pm_on)
+            continue;
+        mpx_pm_on_endp_flushed(&m->pm, eps, n, now);
+        mpx_msk_pm_run(m, now);
+    }
+    return (int)n;
+}
+
+void mpx_stack_endpoint_del_id0(struct mpx_stack *st, const struct mpx_addr *addr, uint64_t now)
 {
     for (struct mpx_msk *m = st->msks; m; m = m->next) {
         if (!m->pm_on)
             continue;
-        mpx_pm_on_path(&m->pm, addr, 0, up, now);
+        mpx_pm_on_endp_id0_removed(&m->pm, addr, now);
         mpx_msk_pm_run(m, now);
+    }
+}
+
+/* A local address's link went down: its subflows cannot work, so reset
+ * them now (their data is reinjected elsewhere at once, instead of after
+ * RTOs) unless one of them is all the connection has left (TCP's own
+ * timers then decide). The PM re-creates them when the path comes back. */
+static void path_down(struct mpx_msk *m, const struct mpx_addr *addr, uint64_t now)
+{
+    if (m->fallback || !m->mptcp || m->closed)
+        return;
+    uint8_t others = 0;
+    for (uint8_t i = 0; i < m->nsf; i++)
+        if (!m->sf[i]->gone && !mpx_addr_eq(&m->sf[i]->tuple.local, addr))
+            others++;
+    if (!others)
+        return;
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        struct mpx_sf *sf = m->sf[i];
+        if (sf->gone || !mpx_addr_eq(&sf->tuple.local, addr))
+            continue;
+        mpx_sf_reset(sf, MPX_RST_EUNSPEC, now);
+        mpx_sf_process(sf, now);
+    }
+}
+
+void mpx_stack_path_event(struct mpx_stack *st, const struct mpx_addr *addr, bool up, uint64_t now)
+{
+    for (struct mpx_msk *m = st->msks; m; m = m->next) {
+        if (m->pm_on)
+            mpx_pm_on_path(&m->pm, addr, 0, up, now);
+        if (!up)
+            path_down(m, addr, now);
+        mpx_msk_pm_run(m, now);
+        mpx_msk_push(m, now);
     }
 }
 

@@ -39,8 +39,13 @@ struct mpx_stack_config {
     uint32_t sndbuf, rcvbuf;           /* connection-level, default 4 MiB / 4 MiB */
     uint8_t max_subflows;              /* limit for joins (default 2, like Linux) */
     const char *scheduler;             /* net.mptcp.scheduler; NULL = "default" */
-    struct mpx_tcp_config tcp;         /* subflow template (hooks are set by the stack) */
-    mpx_rand_fn rand;                  /* required */
+    /* RFC 8684 section 3.3.1: one DSS mapping covers many segments; the
+     * mapping goes on the first segment of each mapping, on
+     * retransmissions and on the FIN segment, the others carry a
+     * DATA_ACK-only DSS (16 bytes more payload). Default true. */
+    bool dss_elide;
+    struct mpx_tcp_config tcp; /* subflow template (hooks are set by the stack) */
+    mpx_rand_fn rand;          /* required */
     void *rand_ctx;
     uint8_t isn_secret[32]; /* RFC 6528 secret */
 };
@@ -134,11 +139,34 @@ struct mpx_conn_info {
     uint64_t write_seq, snd_una, snd_nxt, rcv_nxt;
     uint64_t bytes_sent, bytes_received, bytes_acked, bytes_retrans;
     size_t send_queued, recv_ready;
+    uint32_t rtx_timeouts; /* connection-level retransmission timer expiries
+                            * that reinjected data (Linux msk rtx timer) */
+    /* the rest of Linux struct mptcp_info */
+    uint8_t subflows_max, subflows_total; /* limit; every subflow ever */
+    uint8_t add_addr_signal, add_addr_accepted;
+    uint8_t add_addr_signal_max, add_addr_accepted_max;
+    uint8_t local_addr_used, local_addr_max;
+    uint64_t retransmits; /* reinjected chunks (MPTCPRetrans of this conn) */
+    /* ns timestamps, 0 if never (Linux reports ms since) */
+    uint64_t last_data_sent, last_data_recv, last_ack_recv;
 };
 int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info);
 /* Scheduler of one connection by name ("default", "redundant",
  * "roundrobin"); MPX_ERR_NOENT if unknown. */
 int mpx_conn_set_scheduler(struct mpx_stack *st, uint32_t conn, const char *name);
+
+/* Socket options of one connection (the shim's setsockopt). TCP_NODELAY
+ * and TCP_CORK act where bytes go from the connection to its subflows
+ * (whose engines always send at once): with Nagle (nodelay off) a tail
+ * shorter than a segment waits while data is unacknowledged; with cork
+ * it waits for a full segment, uncork or shutdown. SO_KEEPALIVE and
+ * TCP_CONGESTION ("cubic", "reno", "lia") apply to every subflow, present
+ * and future. Defaults come from the config's tcp template. 0 or
+ * MPX_ERR_NOENT (unknown connection or algorithm). */
+int mpx_conn_set_nodelay(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now);
+int mpx_conn_set_cork(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now);
+int mpx_conn_set_keepalive(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now);
+int mpx_conn_set_cc(struct mpx_stack *st, uint32_t conn, const char *name, uint64_t now);
 
 struct mpx_subflow_info {
     struct mpx_tcp_tuple tuple;
@@ -164,7 +192,15 @@ int mpx_stack_endpoint_add(struct mpx_stack *st, const struct mpx_pm_endpoint *e
 int mpx_stack_endpoint_del(struct mpx_stack *st, uint8_t id, uint64_t now);
 /* `ip mptcp endpoint change id ID [backup] [fullmesh]` */
 int mpx_stack_endpoint_change(struct mpx_stack *st, uint8_t id, uint8_t flags, uint64_t now);
-/* A local address's path went down or came back (re-creates subflows). */
+/* `ip mptcp endpoint flush`: every endpoint goes, each connection
+ * withdraws what it announced and closes the subflows they made. */
+int mpx_stack_endpoint_flush(struct mpx_stack *st, uint64_t now);
+/* `ip mptcp endpoint delete id 0 ADDR`: connections whose initial local
+ * address is |addr| withdraw id 0 and close its subflows. */
+void mpx_stack_endpoint_del_id0(struct mpx_stack *st, const struct mpx_addr *addr, uint64_t now);
+/* A local address's link went down (its subflows are reset at once
+ * unless one is all a connection has; the PM will not retry from it) or
+ * came back (the PM re-creates the subflows it lost). */
 void mpx_stack_path_event(struct mpx_stack *st, const struct mpx_addr *addr, bool up, uint64_t now);
 /* Tcp/TcpExt counters summed over every subflow that ever existed. */
 void mpx_stack_tcp_mib(const struct mpx_stack *st, struct mpx_tcp_mib *out);
