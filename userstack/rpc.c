@@ -4,6 +4,8 @@
  */
 #include "rpc.h"
 
+#include "err.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -671,4 +673,37 @@ void mpx_rpc_default_socket(char *buf, size_t cap, const char *name)
         }
     }
     closedir(d);
+}
+
+int mpx_rpc_errno(int e)
+{
+    switch (e) {
+    case 0:
+        return 0;
+    case MPX_ERR_EXIST:
+        return -EEXIST;
+    case MPX_ERR_NOENT:
+        return -ENOENT;
+    case MPX_ERR_NOSPACE:
+        return -ENOSPC;
+    case MPX_ERR_NOBUF:
+        return -ENOBUFS;
+    case MPX_ERR_NOMEM:
+        return -ENOMEM;
+    case MPX_ERR_REFUSED:
+        return -ECONNREFUSED;
+    case MPX_ERR_TIMEDOUT:
+        return -ETIMEDOUT;
+    case MPX_ERR_RESET:
+        return -ECONNRESET;
+    case MPX_ERR_AGAIN:
+        return -EAGAIN;
+    case MPX_ERR_STATE:
+    case MPX_ERR_CLOSED:
+        return -ENOTCONN;
+    case MPX_ERR_UNSUPP:
+        return -EOPNOTSUPP;
+    default:
+        return e > 0 ? 0 : -EINVAL;
+    }
 }

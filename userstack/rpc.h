@@ -378,4 +378,10 @@ int mpx_rpc_endp_parse(enum mpx_rpc_endp_verb verb, int argc, char **argv, bool 
  */
 void mpx_rpc_default_socket(char *buf, size_t cap, const char *name);
 
+/* The one mapping from the core's MPX_ERR_* to a negative errno, used by
+ * every client of the core (daemon replies, and later the shim). 0 and
+ * positive values pass through as 0. Callers whose socket call has its own
+ * errno for a code (connect: EEXIST means EADDRINUSE) translate after it. */
+int mpx_rpc_errno(int mpx_err);
+
 #endif /* MPX_RPC_H */

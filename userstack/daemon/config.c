@@ -33,37 +33,6 @@ void mpx_dcfg_init(struct mpx_dcfg *cfg)
     cfg->extkey_policy = MPX_RPC_EXTKEY_PREFER; /* DESIGN decision 5 */
 }
 
-int mpx_dcfg_errno(int e)
-{
-    switch (e) {
-    case 0:
-        return 0;
-    case MPX_ERR_EXIST:
-        return -EEXIST;
-    case MPX_ERR_NOENT:
-        return -ENOENT;
-    case MPX_ERR_NOSPACE:
-        return -ENOSPC;
-    case MPX_ERR_NOMEM:
-        return -ENOMEM;
-    case MPX_ERR_REFUSED:
-        return -ECONNREFUSED;
-    case MPX_ERR_TIMEDOUT:
-        return -ETIMEDOUT;
-    case MPX_ERR_RESET:
-        return -ECONNRESET;
-    case MPX_ERR_AGAIN:
-        return -EAGAIN;
-    case MPX_ERR_STATE:
-    case MPX_ERR_CLOSED:
-        return -ENOTCONN;
-    case MPX_ERR_UNSUPP:
-        return -EOPNOTSUPP;
-    default:
-        return -EINVAL;
-    }
-}
-
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
 const char *mpx_dcfg_log_name(int level)
@@ -187,7 +156,7 @@ static int set_endpoint(struct mpx_dcfg *cfg, const char *v, char *err, size_t e
     mpx_dcfg_endp_to_pm(&e, &pe);
     rc = mpx_pm_endpoint_add(&cfg->pm, &pe);
     if (rc < 0)
-        ERR(mpx_dcfg_errno(rc), "endpoint: %s",
+        ERR(mpx_rpc_errno(rc), "endpoint: %s",
             rc == MPX_ERR_EXIST     ? "address or id already in use"
             : rc == MPX_ERR_NOSPACE ? "no space for another endpoint (8 at most)"
                                     : "invalid flags or port (port needs signal; signal "

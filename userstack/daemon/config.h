@@ -99,8 +99,6 @@ bool mpx_dcfg_key_known(const char *key);
 /* Conversions between the RPC endpoint and the PM's. */
 void mpx_dcfg_endp_to_pm(const struct mpx_rpc_endp *in, struct mpx_pm_endpoint *out);
 void mpx_dcfg_endp_from_pm(const struct mpx_pm_endpoint *in, struct mpx_rpc_endp *out);
-/* MPX_ERR_* of the PM config functions to a negative errno. */
-int mpx_dcfg_errno(int mpx_err);
 
 const char *mpx_dcfg_log_name(int level);
 

@@ -19,38 +19,6 @@ struct mpx_eng {
     struct mpx_stack *st;
 };
 
-int mpxd_errno(int e)
-{
-    switch (e) {
-    case MPX_ERR_REFUSED:
-        return -ECONNREFUSED;
-    case MPX_ERR_TIMEDOUT:
-        return -ETIMEDOUT;
-    case MPX_ERR_RESET:
-        return -ECONNRESET;
-    case MPX_ERR_AGAIN:
-        return -EAGAIN;
-    case MPX_ERR_NOENT:
-        return -ENOENT;
-    case MPX_ERR_EXIST:
-        return -EADDRINUSE;
-    case MPX_ERR_CLOSED:
-    case MPX_ERR_STATE:
-        return -ENOTCONN;
-    case MPX_ERR_NOMEM:
-        return -ENOMEM;
-    case MPX_ERR_NOSPACE:
-    case MPX_ERR_NOBUF:
-        return -ENOBUFS;
-    case MPX_ERR_UNSUPP:
-        return -EOPNOTSUPP;
-    case 0:
-        return 0;
-    default:
-        return e > 0 ? 0 : -EINVAL;
-    }
-}
-
 /* The stack's randomness service: the kernel's CSPRNG (keys, ISNs). */
 static uint64_t rand64(void *ctx)
 {
@@ -207,7 +175,7 @@ int mpx_eng_poll_event(struct mpx_eng *e, struct mpx_rpc_event *ev, bool *wake)
         memset(ev, 0, sizeof(*ev));
         ev->type = map[se.type];
         ev->conn = se.conn;
-        ev->error = mpxd_errno(se.error);
+        ev->error = mpx_rpc_errno(se.error);
         ev->locid = se.local_id;
         ev->remid = se.remote_id;
         ev->backup = se.backup ? 1 : 0;
@@ -232,7 +200,9 @@ long mpx_eng_connect(struct mpx_eng *e, const struct mpx_rpc_addr *local,
 {
     struct mpx_addr l = to_addr(local), r = to_addr(remote);
     long rc = mpx_stack_connect(e->st, local->family ? &l : NULL, &r, port, now);
-    return rc < 0 ? mpxd_errno((int)rc) : rc;
+    if (rc == MPX_ERR_EXIST) /* connect(2): the local address is in use */
+        return -EADDRINUSE;
+    return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
 }
 
 int mpx_eng_listen(struct mpx_eng *e, uint16_t port)
@@ -240,40 +210,40 @@ int mpx_eng_listen(struct mpx_eng *e, uint16_t port)
     int rc = mpx_stack_listen(e->st, port);
     /* listening twice on a port is fine for the daemon (re-listen after
      * UNLISTEN: the stack cannot unlisten yet) */
-    return rc == MPX_ERR_EXIST ? 0 : mpxd_errno(rc);
+    return rc == MPX_ERR_EXIST ? 0 : mpx_rpc_errno(rc);
 }
 
 long mpx_eng_accept(struct mpx_eng *e, uint16_t port)
 {
     long rc = mpx_stack_accept(e->st, port);
-    return rc < 0 ? mpxd_errno((int)rc) : rc;
+    return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
 }
 
 long mpx_eng_send(struct mpx_eng *e, uint32_t conn, const void *buf, size_t len, uint64_t now)
 {
     long rc = mpx_conn_send(e->st, conn, buf, len, now);
-    return rc < 0 ? mpxd_errno((int)rc) : rc;
+    return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
 }
 
 long mpx_eng_recv(struct mpx_eng *e, uint32_t conn, void *buf, size_t len, uint64_t now)
 {
     long rc = mpx_conn_recv(e->st, conn, buf, len, now);
-    return rc < 0 ? mpxd_errno((int)rc) : rc;
+    return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
 }
 
 int mpx_eng_shutdown(struct mpx_eng *e, uint32_t conn, uint64_t now)
 {
-    return mpxd_errno(mpx_conn_shutdown(e->st, conn, now));
+    return mpx_rpc_errno(mpx_conn_shutdown(e->st, conn, now));
 }
 
 int mpx_eng_close(struct mpx_eng *e, uint32_t conn, uint64_t now)
 {
-    return mpxd_errno(mpx_conn_close(e->st, conn, now));
+    return mpx_rpc_errno(mpx_conn_close(e->st, conn, now));
 }
 
 int mpx_eng_abort(struct mpx_eng *e, uint32_t conn, uint64_t now)
 {
-    return mpxd_errno(mpx_conn_abort(e->st, conn, now));
+    return mpx_rpc_errno(mpx_conn_abort(e->st, conn, now));
 }
 
 static void fill_sf(struct mpx_rpc_sf *o, const struct mpx_subflow_info *s)
@@ -324,7 +294,7 @@ int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_con
         (ci.mptcp ? MPX_RPC_CONN_F_MPTCP : 0) | (ci.fallback ? MPX_RPC_CONN_F_FALLBACK : 0) |
         (ci.csum_enabled ? MPX_RPC_CONN_F_CSUM : 0) |
         (ci.established ? MPX_RPC_CONN_F_ESTABLISHED : 0) | (ci.closed ? MPX_RPC_CONN_F_CLOSED : 0);
-    out->error = mpxd_errno(ci.error);
+    out->error = mpx_rpc_errno(ci.error);
     out->local_token = ci.local_token;
     out->remote_token = ci.remote_token;
     /* Only RFC 8684 keys exist in the stack so far (DESIGN decision 6). */
@@ -492,7 +462,7 @@ int mpx_eng_endpoint(struct mpx_eng *e, struct mpx_dcfg *cfg, uint16_t type,
         return -EINVAL;
     }
     if (rc < 0)
-        return mpx_dcfg_errno(rc);
+        return mpx_rpc_errno(rc);
     cfg->pm = *pc;
     return 0;
 }

@@ -69,7 +69,4 @@ int mpx_eng_limits(struct mpx_eng *e, struct mpx_dcfg *cfg, int subflows, int ad
  * policy of new connections). See the issue-6 report for the API needed. */
 void mpx_eng_config_changed(struct mpx_eng *e, const struct mpx_dcfg *cfg, const char *what);
 
-/* Negative errno for an MPX_ERR_* (0 stays 0). */
-int mpxd_errno(int mpx_err);
-
 #endif /* MPX_DAEMON_ENGINE_H */
