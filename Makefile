@@ -40,7 +40,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 
-.PHONY: all asan test unit lint format deps fuzz fuzz-build bench soak clean demo
+.PHONY: all asan test unit lint format deps fuzz fuzz-build bench bench-lab soak clean demo
 all: $(BUILD)/libmpxcore.a $(BUILD)/unit_tests $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/codec_oracle $(BUILD)/linkemu $(BUILD)/tun_probe \
      $(BUILD)/libmpxtlsh_test.so $(BUILD)/tlsh_cbapp
 
@@ -132,6 +132,12 @@ $(BUILD)/tcp_bench: bench/tcp_bench.c $(CORE_OBJ) $(HDRS)
 
 bench: $(BUILD)/tcp_bench
 	$(BUILD)/tcp_bench
+
+# Engine against kernel MPTCP in the netlab (root): bench/README.md.
+# BENCH_LAB_ARGS e.g. "--runs 5 --scenario cut --json".
+BENCH_LAB_ARGS ?=
+bench-lab: $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/linkemu
+	/usr/bin/python3 bench/lab_bench.py $(BENCH_LAB_ARGS)
 
 # Longer randomised runs of the simulated-network scenarios (not part of
 # `make test`): SOAK_SEEDS seeds per soak test.

@@ -47,6 +47,7 @@ void mpx_msk_free(struct mpx_msk *m)
         mpx_sf_free(m->sf[m->nsf - 1]);
     if (m->token_in)
         mpx_token_remove(&st->tokens, m->keys.ltoken);
+    mpx_msk_ext_key_erase(m);
     if (m->pm_on) {
         mpx_msk_pm_mib_add(m, &st->mib_pm_gone);
         mpx_pm_conn_free(&m->pm);
@@ -875,6 +876,7 @@ int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn
     info->mptcp = m->mptcp;
     info->fallback = m->fallback;
     info->csum_enabled = m->csum;
+    info->ext_keys = m->ext && m->mptcp && !m->fallback;
     info->established = m->est_ev;
     info->closed = m->closed;
     info->error = m->error;

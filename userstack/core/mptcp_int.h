@@ -93,6 +93,21 @@ struct mpx_key_ops {
 };
 
 extern const struct mpx_key_ops mpx_key_ops_rfc8684;
+/* draft-baerts-tcpm-mptcpext-00: tokens instead of keys in MP_CAPABLE;
+ * without an installed external key nothing can be authenticated, so the
+ * HMAC operations fail and FASTCLOSE is never accepted. */
+extern const struct mpx_key_ops mpx_key_ops_ext;
+
+/* Destinations that answered an E SYN without MP_CAPABLE (Linux), so
+ * PREFER connections to them start without E until |until|. */
+#define MPX_EXT_CACHE   16
+#define MPX_EXT_KEY_MIN 16 /* NOTES D18 */
+#define MPX_EXT_KEY_MAX 64
+struct mpx_ext_cache_ent {
+    struct mpx_addr addr;
+    uint16_t port;
+    uint64_t until; /* 0 = free */
+};
 
 struct mpx_sf {
     struct mpx_stack *st;
@@ -163,6 +178,11 @@ struct mpx_msk {
     uint32_t id;
     const struct mpx_key_ops *kops;
     struct mpx_keys keys;
+    enum mpx_ext_policy ext_policy; /* client: what this connection asked */
+    bool ext;                       /* E offered (client) / negotiated */
+    bool ext_key;                   /* an external key is active (D17) */
+    uint8_t ext_key_len;            /* key id 0 (K = 0), NOTES D16/D18 */
+    uint8_t ext_key_bytes[MPX_EXT_KEY_MAX];
     bool token_in; /* local token in the stack table */
     bool server;
     bool mptcp;      /* negotiated */
@@ -255,12 +275,15 @@ struct mpx_stack {
     struct mpx_tcp_mib tcp_mib_gone;  /* of freed subflows */
     struct mpx_pm_cfg pm;
     uint64_t mib_tw_reused; /* TIME_WAIT tuples taken over by a new SYN */
+    struct mpx_ext_cache_ent ext_cache[MPX_EXT_CACHE];
     uint8_t scratch[MPX_MAP_MAX + 1];
 };
 
 /* mptcp_stack.c */
 void mpx_stack_event_push(struct mpx_stack *st, const struct mpx_stack_event *ev);
 void mpx_stack_sub_event(struct mpx_sf *sf, enum mpx_stack_event_type type);
+/* |reason| may have MPX_RST_Q_TRANSIENT or'ed in: MP_TCPRST T flag. */
+#define MPX_RST_Q_TRANSIENT 0x100
 void mpx_stack_queue_rst(struct mpx_stack *st, const struct mpx_pkt *in, int reason);
 uint64_t mpx_stack_rand(struct mpx_stack *st);
 void mpx_stack_hash_add(struct mpx_stack *st, struct mpx_sf *sf);
@@ -273,6 +296,17 @@ int mpx_stack_open_join(struct mpx_msk *m, const struct mpx_addr *local,
                         uint32_t pm_handle, uint64_t now);
 /* Start the joins queued before the connection was fully established. */
 void mpx_stack_start_joins(struct mpx_msk *m, uint64_t now);
+
+/* PREFER: whether E is not to be offered to remote:port at |now|, and
+ * remembering a destination that ignored it. */
+bool mpx_stack_ext_cached(const struct mpx_stack *st, const struct mpx_addr *a, uint16_t port,
+                          uint64_t now);
+void mpx_stack_ext_cache_add(struct mpx_stack *st, const struct mpx_addr *a, uint16_t port,
+                             uint64_t now);
+/* Whether the connection may authenticate (MP_JOIN, ADD_ADDR, PM). */
+bool mpx_msk_can_auth(const struct mpx_msk *m);
+/* Erase the external key (at retirement and connection end). */
+void mpx_msk_ext_key_erase(struct mpx_msk *m);
 
 /* mptcp_conn.c */
 struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server);

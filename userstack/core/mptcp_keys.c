@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "conv.h"
 #include "crypto.h"
 #include "err.h"
@@ -113,3 +115,152 @@ const struct mpx_key_ops mpx_key_ops_rfc8684 = {
     .fill_fastclose = fill_fastclose,
     .fastclose_ok = fastclose_ok,
 };
+
+/*
+ * The external-key scheme (draft-baerts-tcpm-mptcpext-00 section 4.1):
+ * MP_CAPABLE carries 32-bit tokens, never a key. The token is drawn like
+ * an RFC 8684 one (random, non-zero, unique in the shared table, NOTES D7)
+ * from a 64-bit secret that never leaves the host; it also lets a PREFER
+ * client answered in RFC 8684 form go on with that secret as its key.
+ * IDSN = low 64 bits of SHA-256(token) (NOTES D8).
+ */
+static int ext_local_init(struct mpx_msk *m)
+{
+    struct mpx_stack *st = m->st;
+    int rv = mpx_token_new_key(&st->tokens, st->cfg.rand, st->cfg.rand_ctx, MPX_KEY_TRIES,
+                               &m->keys.lkey, &m->keys.ltoken, NULL);
+    if (rv < 0)
+        return rv;
+    return mpx_mptcp_token_idsn(m->keys.ltoken, &m->keys.lidsn);
+}
+
+/* Draft figure 1: SYN bare, SYN/ACK the responder's token, third ACK the
+ * sender's (initiator's) token then the receiver's. */
+static void ext_fill_mpc(const struct mpx_msk *m, enum mpx_hs_form form, struct mpx_opt_mpc *o)
+{
+    o->form = form;
+    o->version = MPX_MPC_VERSION;
+    if (form == MPX_FORM_SYNACK) {
+        o->snd_token = m->keys.ltoken;
+    } else if (form == MPX_FORM_ACK) {
+        o->snd_token = m->keys.ltoken;
+        o->rcv_token = m->keys.rtoken;
+    }
+}
+
+static int ext_set_remote(struct mpx_msk *m, uint32_t token)
+{
+    if (!token) /* 0 is "no token" (token.h) */
+        return MPX_ERR_PROTO;
+    int rv = mpx_mptcp_token_idsn(token, &m->keys.ridsn);
+    if (rv < 0)
+        return rv;
+    m->keys.rtoken = token;
+    m->keys.have_remote = true;
+    return 0;
+}
+
+static int ext_recv_mpc(struct mpx_msk *m, const struct mpx_opt_mpc *o)
+{
+    switch (o->form) {
+    case MPX_FORM_SYNACK:
+        return ext_set_remote(m, o->snd_token);
+    case MPX_FORM_ACK:
+        /* the echoed token must be ours, as the echoed key in RFC 8684 */
+        if (o->rcv_token != m->keys.ltoken)
+            return MPX_ERR_PROTO;
+        if (m->keys.have_remote)
+            return o->snd_token == m->keys.rtoken ? 0 : MPX_ERR_PROTO;
+        return ext_set_remote(m, o->snd_token);
+    default:
+        return 0;
+    }
+}
+
+/* No external key installed: nothing can be authenticated (draft section
+ * 4.2, NOTES D17); the callers refuse joins and signals. */
+/* NOTES D20 (literal reading): HMAC-SHA256 keyed with ExtKey_K over the
+ * RFC 8684 nonce order; without a key nothing can be authenticated (D17). */
+static int ext_join_hmac(const struct mpx_msk *m, bool local_first, uint32_t r_first,
+                         uint32_t r_second, uint8_t out[32])
+{
+    (void)local_first;
+    uint8_t msg[8];
+    if (!m->ext_key) {
+        memset(out, 0, 32);
+        return MPX_ERR_PROTO;
+    }
+    mpx_put_be32(mpx_put_be32(msg, r_first), r_second);
+    return mpx_hmac_sha256(m->ext_key_bytes, m->ext_key_len, msg, sizeof(msg), out);
+}
+
+/* NOTES D23 DECIDED: rightmost 64 bits of HMAC(ExtKey_K, Token_snd ||
+ * Token_rcv || id || addr || port), the tokens binding the direction so
+ * that a reflected ADD_ADDR does not verify. */
+static int ext_add_addr_hmac(const struct mpx_msk *m, bool local, uint8_t id,
+                             const struct mpx_addr *addr, uint16_t port, uint64_t *out)
+{
+    uint8_t msg[4 + 4 + 1 + 16 + 2], h[32];
+    *out = 0;
+    if (!m->ext_key)
+        return MPX_ERR_PROTO;
+    uint8_t *p = mpx_put_be32(msg, local ? m->keys.ltoken : m->keys.rtoken);
+    p = mpx_put_be32(p, local ? m->keys.rtoken : m->keys.ltoken);
+    *p++ = id;
+    p = mpx_put_bytes(p, addr->a, mpx_addr_len(addr));
+    p = mpx_put_be16(p, port);
+    int rv = mpx_hmac_sha256(m->ext_key_bytes, m->ext_key_len, msg, (size_t)(p - msg), h);
+    if (rv < 0)
+        return rv;
+    *out = mpx_trunc_right64(h);
+    return 0;
+}
+
+/* NOTES D22: leftmost 64 bits of HMAC(ExtKey_K, Token_snd || Token_rcv),
+ * K set; 0 if it cannot be computed (never sent then). */
+static uint64_t ext_fastclose_value(const struct mpx_msk *m, bool local)
+{
+    uint8_t msg[8], h[32];
+    mpx_put_be32(mpx_put_be32(msg, local ? m->keys.ltoken : m->keys.rtoken),
+                 local ? m->keys.rtoken : m->keys.ltoken);
+    if (!m->ext_key || mpx_hmac_sha256(m->ext_key_bytes, m->ext_key_len, msg, 8, h) < 0)
+        return 0;
+    return mpx_trunc_left64(h);
+}
+
+/* Never sent without a key (mpx_msk_can_auth); the K bit marks the form. */
+static void ext_fill_fastclose(const struct mpx_msk *m, struct mpx_opt_fastclose *o)
+{
+    o->key_id = true;
+    o->key = ext_fastclose_value(m, true);
+}
+
+/* NOTES D22: believed only when it verifies with the installed key. */
+static bool ext_fastclose_ok(const struct mpx_msk *m, const struct mpx_opt_fastclose *o)
+{
+    return m->ext_key && o->key_id && o->key == ext_fastclose_value(m, false);
+}
+
+const struct mpx_key_ops mpx_key_ops_ext = {
+    .name = "ext",
+    .local_init = ext_local_init,
+    .fill_mpc = ext_fill_mpc,
+    .recv_mpc = ext_recv_mpc,
+    .join_hmac = ext_join_hmac,
+    .add_addr_hmac = ext_add_addr_hmac,
+    .fill_fastclose = ext_fill_fastclose,
+    .fastclose_ok = ext_fastclose_ok,
+};
+
+bool mpx_msk_can_auth(const struct mpx_msk *m)
+{
+    return m->kops != &mpx_key_ops_ext || m->ext_key;
+}
+
+void mpx_msk_ext_key_erase(struct mpx_msk *m)
+{
+    /* OPENSSL_cleanse: a memset the compiler may not drop */
+    OPENSSL_cleanse(m->ext_key_bytes, sizeof(m->ext_key_bytes));
+    m->ext_key_len = 0;
+    m->ext_key = false;
+}

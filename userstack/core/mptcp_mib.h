@@ -71,7 +71,13 @@
     X(MPCurrEstab)                                                                                 \
     X(MPCapableDataFallback)                                                                       \
     X(DssFallback)                                                                                 \
-    X(FallbackFailed)
+    X(FallbackFailed)                                                                              \
+    /* draft-baerts-tcpm-mptcpext-00 external keys (no kernel twin) */                             \
+    X(MPExtKeyOffered)                                                                             \
+    X(MPExtKeyAccepted)                                                                            \
+    X(MPExtKeyRetryNoE)                                                                            \
+    X(MPExtKeyCacheHit)                                                                            \
+    X(MPJoinNoKeyRejected)
 
 struct mpx_mptcp_mib {
 #define MPX_MIB_FIELD(n) uint64_t n;

@@ -160,7 +160,8 @@ static void act_prio(struct mpx_msk *m, const struct mpx_pm_action *a)
 
 void mpx_msk_pm_run(struct mpx_msk *m, uint64_t now)
 {
-    if (!m->pm_on)
+    /* E mode without a key: actions wait in the PM (NOTES D17/D24) */
+    if (!m->pm_on || !mpx_msk_can_auth(m))
         return;
     struct mpx_pm_action a;
     for (int guard = 0; guard < 256 && mpx_pm_next_action(&m->pm, &a); guard++) {

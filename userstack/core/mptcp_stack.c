@@ -19,6 +19,8 @@ void mpx_stack_config_default(struct mpx_stack_config *cfg)
     cfg->rcvbuf = 4u << 20;
     cfg->max_subflows = 2;
     cfg->dss_elide = true;
+    cfg->ext_policy = MPX_EXT_NEVER; /* explicit: see mptcp_stack.h */
+    cfg->ext_cache_ns = 600ull * 1000000000ull;
     mpx_tcp_config_default(&cfg->tcp);
 }
 
@@ -202,7 +204,9 @@ void mpx_stack_queue_rst(struct mpx_stack *st, const struct mpx_pkt *in, int rea
     if (reason >= 0) {
         p->tcp.opts.n_mptcp = 1;
         p->tcp.opts.mptcp[0].subtype = MPX_MPTCP_SUB_TCPRST;
-        p->tcp.opts.mptcp[0].u.tcprst.reason = (uint8_t)reason;
+        p->tcp.opts.mptcp[0].u.tcprst.reason = (uint8_t)(reason & 0xff);
+        if (reason & MPX_RST_Q_TRANSIENT)
+            p->tcp.opts.mptcp[0].u.tcprst.flags = MPX_TCPRST_F_T;
         st->mib.MPRstTx++;
     }
     st->rst_n++;
@@ -272,6 +276,14 @@ static void syn_join(struct mpx_stack *st, const struct mpx_pkt *p, const struct
         mpx_stack_queue_rst(st, p, MPX_RST_EMPTCP);
         return;
     }
+    /* only key id 0 exists so far: a join naming K = 1 has no key either */
+    if (!mpx_msk_can_auth(m) || (m->kops == &mpx_key_ops_ext && j->key_id)) {
+        /* E mode without an external key: the join cannot be verified
+         * (NOTES D17): "administratively prohibited" */
+        st->mib.MPJoinNoKeyRejected++;
+        mpx_stack_queue_rst(st, p, MPX_RST_EPROHIBIT | MPX_RST_Q_TRANSIENT);
+        return;
+    }
     /* the path manager's limits are checked at the third ACK (Linux:
      * mptcp_pm_allow_new_subflow); here only our table size */
     if (m->nsf == MPX_STACK_MAX_SUBFLOWS) {
@@ -304,6 +316,17 @@ static void syn_new(struct mpx_stack *st, const struct mpx_pkt *p, uint64_t now)
     m->lport = p->tcp.dport;
     bool mpc = st->cfg.mptcp_enabled && o && o->u.mpc.form == MPX_FORM_SYN &&
                mpx_mptcp_mpc_acceptable(&o->u.mpc, false);
+    if (mpc && (o->u.mpc.flags & MPX_MPC_F_E)) {
+        /* draft section 4.1: with E enabled answer in E form, else in
+         * RFC 8684 form (NOTES D3); the Linux mimic answers plain TCP */
+        if (st->cfg.ext_ignore_like_linux)
+            mpc = false;
+        else if (st->cfg.ext_policy != MPX_EXT_NEVER) {
+            m->kops = &mpx_key_ops_ext;
+            m->ext = true;
+            st->mib.MPExtKeyAccepted++;
+        }
+    }
     if (mpc && mpx_msk_set_local_key(m) < 0)
         mpc = false;
     if (mpc) {
@@ -557,9 +580,64 @@ static int pick_port(struct mpx_stack *st, struct mpx_tcp_tuple *t, uint64_t now
     return MPX_ERR_NOSPACE;
 }
 
+bool mpx_stack_ext_cached(const struct mpx_stack *st, const struct mpx_addr *a, uint16_t port,
+                          uint64_t now)
+{
+    for (unsigned i = 0; i < MPX_EXT_CACHE; i++) {
+        const struct mpx_ext_cache_ent *e = &st->ext_cache[i];
+        if (e->until > now && e->port == port && mpx_addr_eq(&e->addr, a))
+            return true;
+    }
+    return false;
+}
+
+void mpx_stack_ext_cache_add(struct mpx_stack *st, const struct mpx_addr *a, uint16_t port,
+                             uint64_t now)
+{
+    struct mpx_ext_cache_ent *victim = &st->ext_cache[0];
+    for (unsigned i = 0; i < MPX_EXT_CACHE; i++) {
+        struct mpx_ext_cache_ent *e = &st->ext_cache[i];
+        if (e->until > now && e->port == port && mpx_addr_eq(&e->addr, a)) {
+            victim = e;
+            break;
+        }
+        if (e->until < victim->until) /* expired or oldest goes */
+            victim = e;
+    }
+    victim->addr = *a;
+    victim->port = port;
+    victim->until = now + st->cfg.ext_cache_ns;
+}
+
 long mpx_stack_connect(struct mpx_stack *st, const struct mpx_addr *local,
                        const struct mpx_addr *remote, uint16_t port, uint64_t now)
 {
+    return mpx_stack_connect_ext(st, local, remote, port, st->cfg.ext_policy, now);
+}
+
+/* Which scheme a new client connection starts with (DESIGN decision 5). */
+static void client_scheme(struct mpx_msk *m, const struct mpx_addr *remote, uint16_t port,
+                          enum mpx_ext_policy policy, uint64_t now)
+{
+    struct mpx_stack *st = m->st;
+    m->ext_policy = policy;
+    if (policy == MPX_EXT_NEVER)
+        return;
+    if (policy == MPX_EXT_PREFER && mpx_stack_ext_cached(st, remote, port, now)) {
+        st->mib.MPExtKeyCacheHit++;
+        return;
+    }
+    m->kops = &mpx_key_ops_ext;
+    m->ext = true;
+    st->mib.MPExtKeyOffered++;
+}
+
+long mpx_stack_connect_ext(struct mpx_stack *st, const struct mpx_addr *local,
+                           const struct mpx_addr *remote, uint16_t port, enum mpx_ext_policy policy,
+                           uint64_t now)
+{
+    if (policy > MPX_EXT_REQUIRE)
+        return MPX_ERR_INVAL;
     if (!local) {
         if (!st->n_local)
             return MPX_ERR_INVAL;
@@ -569,6 +647,7 @@ long mpx_stack_connect(struct mpx_stack *st, const struct mpx_addr *local,
     if (!m)
         return MPX_ERR_NOMEM;
     if (st->cfg.mptcp_enabled) {
+        client_scheme(m, remote, port, policy, now);
         int rv = mpx_msk_set_local_key(m);
         if (rv < 0) {
             mpx_msk_free(m);
@@ -633,7 +712,7 @@ int mpx_conn_add_subflow(struct mpx_stack *st, uint32_t conn, const struct mpx_a
         return MPX_ERR_NOENT;
     if (m->fallback || m->closed || (!m->mptcp && !m->token_in))
         return MPX_ERR_STATE;
-    if (!m->fully_est || !m->pm_on) {
+    if (!m->fully_est || !m->pm_on || !mpx_msk_can_auth(m)) {
         /* RFC 8684 section 3.2: the peer can check our join only once it
          * has our key: wait for the connection to be fully established
          * (Linux creates subflows from the PM at that point) */
@@ -819,4 +898,24 @@ void mpx_stack_tcp_mib(const struct mpx_stack *st, struct mpx_tcp_mib *out)
     for (const struct mpx_msk *m = st->msks; m; m = m->next)
         for (uint8_t i = 0; i < m->nsf; i++)
             mpx_tcp_mib_add(out, mpx_tcp_get_mib(m->sf[i]->tcp));
+}
+
+int mpx_conn_set_key(struct mpx_stack *st, uint32_t conn, const void *key, size_t len, uint64_t now)
+{
+    struct mpx_msk *m = mpx_stack_find(st, conn);
+    if (!m || m->orphan)
+        return MPX_ERR_NOENT;
+    if (len < MPX_EXT_KEY_MIN || len > MPX_EXT_KEY_MAX || !key)
+        return MPX_ERR_INVAL;
+    if (m->kops != &mpx_key_ops_ext || !m->mptcp || m->fallback || m->ext_key)
+        return MPX_ERR_STATE;
+    memcpy(m->ext_key_bytes, key, len);
+    m->ext_key_len = (uint8_t)len;
+    m->ext_key = true;
+    /* the PM was held back at "fully established" (NOTES D17) */
+    if (m->fully_est) {
+        mpx_msk_pm_fully_established(m, now);
+        mpx_stack_start_joins(m, now);
+    }
+    return 0;
 }

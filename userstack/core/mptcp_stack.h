@@ -32,6 +32,17 @@ struct mpx_stack;
 #define MPX_STACK_MAX_ADDRS    8
 #define MPX_STACK_MAX_SUBFLOWS 8
 
+/* External keys (draft-baerts-tcpm-mptcpext-00, DESIGN decision 5) per
+ * connection: NEVER = RFC 8684 only (E never offered; an E SYN is still
+ * answered in RFC 8684 form), PREFER = offer E, accept an RFC 8684 answer,
+ * REQUIRE = offer E and never send a key in clear: without E the
+ * connection stays single-path plain TCP. */
+enum mpx_ext_policy {
+    MPX_EXT_NEVER = 0,
+    MPX_EXT_PREFER,
+    MPX_EXT_REQUIRE,
+};
+
 struct mpx_stack_config {
     bool mptcp_enabled;                /* false: plain TCP host (net.mptcp.enabled=0) */
     bool checksum;                     /* net.mptcp.checksum_enabled: offer A */
@@ -48,6 +59,16 @@ struct mpx_stack_config {
     mpx_rand_fn rand;          /* required */
     void *rand_ctx;
     uint8_t isn_secret[32]; /* RFC 6528 secret */
+    /* External keys. The compiled-in default is MPX_EXT_NEVER (not
+     * DESIGN decision 5's PREFER) so that existing peers and tests see
+     * exactly RFC 8684; the owner opts in. */
+    enum mpx_ext_policy ext_policy; /* also the responder's: != NEVER answers E */
+    /* Test knob mimicking Linux: an MP_CAPABLE SYN with E is answered
+     * with a plain TCP SYN/ACK (Linux rejects unknown flag combinations). */
+    bool ext_ignore_like_linux;
+    /* PREFER: a destination that answered an E SYN without MP_CAPABLE is
+     * sent no E for this long (ns; default 10 minutes). */
+    uint64_t ext_cache_ns;
 };
 
 void mpx_stack_config_default(struct mpx_stack_config *cfg);
@@ -106,6 +127,20 @@ int mpx_stack_poll_event(struct mpx_stack *st, struct mpx_stack_event *ev);
  * returns the connection id (> 0) or an error. */
 long mpx_stack_connect(struct mpx_stack *st, const struct mpx_addr *local,
                        const struct mpx_addr *remote, uint16_t port, uint64_t now);
+/* mpx_stack_connect with a per-connection external-key policy. */
+long mpx_stack_connect_ext(struct mpx_stack *st, const struct mpx_addr *local,
+                           const struct mpx_addr *remote, uint16_t port, enum mpx_ext_policy policy,
+                           uint64_t now);
+/* Install an external key (draft-baerts-tcpm-mptcpext-00 section 4.2) of
+ * |len| bytes (16..64, NOTES D18) on an E-mode connection, as key id 0:
+ * from then on MP_JOIN, ADD_ADDR and MP_FASTCLOSE are authenticated with
+ * it and the path manager starts. Both ends must install the same key
+ * (the NEW_KEY confirmation exchange is not implemented yet). The bytes
+ * are copied and erased at connection end; never logged. 0,
+ * MPX_ERR_NOENT, MPX_ERR_INVAL (length), MPX_ERR_STATE (not E mode, or a
+ * key already installed). */
+int mpx_conn_set_key(struct mpx_stack *st, uint32_t conn, const void *key, size_t len,
+                     uint64_t now);
 /* Next established, not yet accepted connection on |port|, or
  * MPX_ERR_AGAIN. */
 long mpx_stack_accept(struct mpx_stack *st, uint16_t port);
@@ -149,6 +184,7 @@ struct mpx_conn_info {
     uint64_t retransmits; /* reinjected chunks (MPTCPRetrans of this conn) */
     /* ns timestamps, 0 if never (Linux reports ms since) */
     uint64_t last_data_sent, last_data_recv, last_ack_recv;
+    bool ext_keys; /* external-key (E) mode negotiated */
 };
 int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info);
 /* Scheduler of one connection by name ("default", "redundant",

@@ -249,6 +249,8 @@ static uint8_t mpc_flags(const struct mpx_sf *sf, bool synack)
         f |= MPX_MPC_F_A;
     if (synack && !st->cfg.allow_join_initial_addr_port)
         f |= MPX_MPC_F_C;
+    if (sf->msk->ext) /* draft section 4.1: E on all three segments */
+        f |= MPX_MPC_F_E;
     return f;
 }
 
@@ -299,7 +301,8 @@ static int hook_rst(struct mpx_sf *sf, struct mpx_tcp_opts *opts)
         o.u.tcprst.reason = sf->rst_reason;
         add_opt(opts, &o);
     }
-    if (sf->send_fastclose && m->keys.have_remote) {
+    /* NOTES D22: no unauthenticated FASTCLOSE in E mode */
+    if (sf->send_fastclose && m->keys.have_remote && mpx_msk_can_auth(m)) {
         memset(&o, 0, sizeof(o));
         o.subtype = MPX_MPTCP_SUB_FASTCLOSE;
         m->kops->fill_fastclose(m, &o.u.fastclose);
@@ -650,16 +653,49 @@ static const struct mpx_mptcp_opt *find_opt(const struct mpx_pkt *p, enum mpx_mp
     return NULL;
 }
 
+/* Client: an E SYN answered in RFC 8684 form (a responder without
+ * external keys, draft section 4.1). PREFER goes on with the secret behind
+ * our token as the RFC 8684 key; REQUIRE never sends a key in clear, so it
+ * ignores the option and falls back to TCP (single path). */
+static bool ext_downgrade(struct mpx_msk *m)
+{
+    if (m->ext_policy != MPX_EXT_PREFER)
+        return false;
+    uint64_t idsn;
+    if (mpx_mptcp_key_sha(m->keys.lkey, NULL, &idsn) < 0)
+        return false;
+    /* the send side started at the E-mode IDSN + 1; bytes queued before
+     * the SYN/ACK keep their place relative to it */
+    uint64_t delta = idsn - m->keys.lidsn;
+    m->keys.lidsn = idsn;
+    m->snd_una += delta;
+    m->snd_nxt += delta;
+    m->write_seq += delta;
+    m->wnd_end += delta;
+    m->kops = &mpx_key_ops_rfc8684;
+    m->ext = false;
+    return true;
+}
+
 /* Client: the SYN/ACK decides MPTCP or fallback (section 3.7). */
-static void rx_synack_mpc(struct mpx_sf *sf, const struct mpx_pkt *p)
+static void rx_synack_mpc(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
 {
     struct mpx_msk *m = sf->msk;
     struct mpx_stack *st = sf->st;
     const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_CAPABLE);
     if (m->mptcp || m->fallback)
         return;
-    if (o && o->u.mpc.form == MPX_FORM_SYNACK && mpx_mptcp_mpc_acceptable(&o->u.mpc, false) &&
-        m->kops->recv_mpc(m, &o->u.mpc) == 0) {
+    bool ok = o && o->u.mpc.form == MPX_FORM_SYNACK && mpx_mptcp_mpc_acceptable(&o->u.mpc, m->ext);
+    if (ok && m->ext && !(o->u.mpc.flags & MPX_MPC_F_E))
+        ok = ext_downgrade(m);
+    else if (!o && m->ext && m->ext_policy == MPX_EXT_PREFER) {
+        /* Linux ignores an MP_CAPABLE with E: remember the destination so
+         * that the next connection offers RFC 8684 at once (DESIGN
+         * decision 5). This attempt goes on as plain TCP. */
+        st->mib.MPExtKeyRetryNoE++;
+        mpx_stack_ext_cache_add(st, &sf->tuple.remote, sf->tuple.rport, now);
+    }
+    if (ok && m->kops->recv_mpc(m, &o->u.mpc) == 0) {
         st->mib.MPCapableSYNACKRX++;
         m->csum = st->cfg.checksum || (o->u.mpc.flags & MPX_MPC_F_A);
         m->deny_join0 = o->u.mpc.flags & MPX_MPC_F_C;
@@ -679,8 +715,9 @@ static void rx_mpc_ack(struct mpx_sf *sf, const struct mpx_pkt *p)
     struct mpx_msk *m = sf->msk;
     struct mpx_stack *st = sf->st;
     const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_CAPABLE);
-    if (o && o->u.mpc.form == MPX_FORM_ACK && mpx_mptcp_mpc_acceptable(&o->u.mpc, false) &&
-        m->kops->recv_mpc(m, &o->u.mpc) == 0) {
+    /* NOTES D5: after an E SYN/ACK a third ACK without E is invalid */
+    if (o && o->u.mpc.form == MPX_FORM_ACK && mpx_mptcp_mpc_acceptable(&o->u.mpc, m->ext) &&
+        (!m->ext || (o->u.mpc.flags & MPX_MPC_F_E)) && m->kops->recv_mpc(m, &o->u.mpc) == 0) {
         st->mib.MPCapableACKRX++;
         if (!m->mptcp)
             mpx_msk_start_data(m);
@@ -933,7 +970,7 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
     if (s == MPX_TCP_SYN_SENT && (fl & (MPX_TH_SYN | MPX_TH_ACK)) == (MPX_TH_SYN | MPX_TH_ACK)) {
         if (sf->join)
             return rx_join_synack(sf, p, now);
-        rx_synack_mpc(sf, p);
+        rx_synack_mpc(sf, p, now);
         return true;
     }
     if (s == MPX_TCP_SYN_RECEIVED && (fl & MPX_TH_ACK) && !(fl & MPX_TH_SYN)) {
@@ -1171,8 +1208,12 @@ void mpx_sf_process(struct mpx_sf *sf, uint64_t now)
     }
     if (!sf->join && sf->fully_est && !sf->msk->fully_est && sf->msk->mptcp) {
         sf->msk->fully_est = true;
-        mpx_msk_pm_fully_established(sf->msk, now);
-        mpx_stack_start_joins(sf->msk, now);
+        /* E mode: the PM hears "fully established" once a key is active
+         * (nothing it does could be authenticated before, NOTES D17) */
+        if (mpx_msk_can_auth(sf->msk)) {
+            mpx_msk_pm_fully_established(sf->msk, now);
+            mpx_stack_start_joins(sf->msk, now);
+        }
     }
     if ((sf->msk->n_sig || sf->prio_pending) && mpx_sf_usable(sf) && sf->fully_est)
         sf->ack_pending = true; /* signalling waits for a pure ACK */
