@@ -234,6 +234,10 @@ class Engine:
         for p in range(1, len(lab.paths) + 1):
             argv += ["--addr", lab.addr(side, p, 4)]
         argv += extra
+        dbg = os.environ.get("LAB_BENCH_DEBUG_DIR")  # keep a pcap and a debug log
+        if dbg:
+            argv += ["--pcap", f"{dbg}/{side}.pcap", "--log-level", "debug"]
+            self.log = Path(dbg) / f"mptcpextd-{side}.log"
         self.logf = open(self.log, "w")
         self.proc = lab.popen(side, argv, stdout=self.logf, stderr=subprocess.STDOUT)
         wait_for(lambda: self.proc.poll() is not None or self.cli("counters").returncode == 0,

@@ -642,3 +642,66 @@ MPX_TEST(mptcp_hs_syn_mpc_dropped_then_plain)
     pair_free(pr);
     free(pr);
 }
+
+/* Lab 50d20+50: a pure third ACK completes the handshake, our DSS answer
+ * is late (dropped here), so the client's first data repeats MP_CAPABLE
+ * with the Data-Level Length of a mapping of several segments (section
+ * 3.1) and elides it on the next ones. The server must take that mapping
+ * although it is already ESTABLISHED, not fall back alone (DssFallback)
+ * while the client stays MPTCP with its DATA_ACKs never coming. */
+static size_t hold_server_acks(struct pair *pr, int from, uint8_t *pkt, size_t len)
+{
+    struct mpx_pkt p;
+    if (mpx_pkt_decode(pkt, len, true, &p) < 0 || (p.tcp.flags & MPX_TH_SYN))
+        return len;
+    if (from == 0 && p.payload_len)
+        pr->count = 1; /* the client's data is out: let the ACKs go */
+    if (from == 1 && !p.payload_len && !pr->count)
+        return 0;
+    return len;
+}
+
+MPX_TEST(mptcp_hs_mpc_data_after_pure_third_ack)
+{
+    struct pair *pr = calloc(1, sizeof(*pr));
+    pair_init(pr, 8, false, false);
+    pr->mangle = hold_server_acks;
+    long c = mpx_stack_connect(pr->st[0], &pr->addr[0][0], &pr->addr[1][0], 80, pr->now);
+    REQUIRE(c > 0);
+    pair_run(pr, pr->now + 100 * MPX_NS_PER_MS);
+    long s = mpx_stack_accept(pr->st[1], 80);
+    REQUIRE(s > 0);
+    CHECK_EQ(mpx_stack_mib(pr->st[1])->MPCapableACKRX, 1);
+    uint8_t buf[16384];
+    uint64_t sent = 0, got = 0;
+    bool ok = true;
+    for (int step = 0; step < 2000 && got < 200000; step++) {
+        while (sent < 200000) {
+            size_t n = 200000 - sent < sizeof(buf) ? (size_t)(200000 - sent) : sizeof(buf);
+            for (size_t i = 0; i < n; i++)
+                buf[i] = pattern(sent + i);
+            long w = mpx_conn_send(pr->st[0], (uint32_t)c, buf, n, pr->now);
+            if (w <= 0)
+                break;
+            sent += (uint64_t)w;
+        }
+        for (long r; (r = mpx_conn_recv(pr->st[1], (uint32_t)s, buf, sizeof(buf), pr->now)) > 0;) {
+            for (long i = 0; i < r; i++)
+                ok &= buf[i] == pattern(got + (uint64_t)i);
+            got += (uint64_t)r;
+        }
+        pair_run(pr, pr->now + 10 * MPX_NS_PER_MS);
+    }
+    CHECK(ok);
+    CHECK_EQ(got, 200000);
+    CHECK_EQ(pr->count, 1);
+    CHECK_EQ(mpx_stack_mib(pr->st[1])->DssFallback, 0);
+    struct mpx_conn_info si, ci;
+    REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)s, &si) == 0);
+    REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)c, &ci) == 0);
+    CHECK(si.mptcp && !si.fallback);
+    CHECK(ci.mptcp && !ci.fallback);
+    CHECK_EQ(si.bytes_received, 200000);
+    pair_free(pr);
+    free(pr);
+}

@@ -746,6 +746,32 @@ static void rx_mpc_ack(struct mpx_sf *sf, const struct mpx_pkt *p)
     mpx_msk_fallback(m, sf);
 }
 
+/* RFC 8684 section 3.1: until the client sees a DSS from us it repeats
+ * MP_CAPABLE (with the Data-Level Length) on its first data. When a pure
+ * third ACK already completed the handshake, that data arrives in
+ * ESTABLISHED: its mapping (DSN = IDSN + 1, subflow offset 0) must be
+ * recorded here too, else the next segment (mapping elided) looks like
+ * data without a mapping and we would fall back alone (lab 50d20+50). */
+static void rx_mpc_data(struct mpx_sf *sf, const struct mpx_pkt *p)
+{
+    struct mpx_msk *m = sf->msk;
+    const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_CAPABLE);
+    if (m->fallback || !m->mptcp || sf->join || !o || !o->u.mpc.has_dll || !p->payload_len ||
+        !m->keys.have_remote)
+        return;
+    uint32_t off = p->tcp.seq - (sf->tcp->irs + 1);
+    uint32_t rcv_off = sf->tcp->rcv_nxt - (sf->tcp->irs + 1);
+    if (off != 0 || rcv_off != 0 || ring_find(&sf->rx, 0))
+        return;
+    struct mpx_map *mp = ring_push(&sf->rx);
+    if (mp) {
+        mp->dsn = m->keys.ridsn + 1;
+        mp->off = 0;
+        mp->len = o->u.mpc.dll;
+        mp->csum = o->u.mpc.csum;
+    }
+}
+
 static bool rx_join_synack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
 {
     struct mpx_msk *m = sf->msk;
@@ -986,6 +1012,7 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
     }
     if (!check_options_gone(sf, p, now))
         return false;
+    rx_mpc_data(sf, p);
     const struct mpx_mptcp_opt *fo = find_opt(p, MPX_MPTCP_SUB_FAIL);
     if (fo && !(fl & MPX_TH_RST)) {
         st->mib.MPFailRx++;
