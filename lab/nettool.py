@@ -173,7 +173,9 @@ def tunping(args):
     end = time.monotonic() + args.timeout
     seq = 0
     while time.monotonic() < end and len(rtts) < args.count:
-        if seq < args.count and (not sent or time.monotonic() - max(sent.values()) >= 0.05):
+        # Keep probing (bounded) until |count| replies: the first echo of a
+        # fresh path can be lost while the kernel resolves the neighbour.
+        if seq < args.count + 8 and (not sent or time.monotonic() - max(sent.values()) >= 0.05):
             seq += 1
             sent[seq] = time.monotonic()
             try:  # no carrier for a moment after attaching: retry later
