@@ -9,6 +9,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "mpx_test.h"
+#include "mptcp_b2b.h"
 #include "mptcp_stack.h"
 
 #define EK_MAXREC 64
@@ -21,52 +22,39 @@ struct ek_rec {
 };
 
 struct ek_pair {
-    struct mpx_stack *st[2];
-    struct mpx_addr addr[2][2];
-    uint64_t now, rng;
+    struct b2b b; /* first: the mangle hook casts back */
     struct ek_rec rec[EK_MAXREC];
     int nrec;
-    uint8_t pkt[70000];
 };
 
-static uint64_t ek_rand(void *ctx)
+struct ek_policy {
+    enum mpx_ext_policy cpol, spol;
+    bool server_like_linux;
+};
+
+static void ek_tweak(int k, struct mpx_stack_config *cfg, void *arg)
 {
-    struct ek_pair *pr = ctx;
-    uint64_t x = pr->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return pr->rng = x;
+    const struct ek_policy *e = arg;
+    cfg->ext_policy = k ? e->spol : e->cpol;
+    cfg->ext_ignore_like_linux = k && e->server_like_linux;
 }
+
+static size_t ek_hook(struct b2b *b, int from, uint8_t *pkt, size_t len);
 
 static struct ek_pair *ek_new(uint64_t seed, enum mpx_ext_policy cpol, enum mpx_ext_policy spol,
                               bool server_like_linux)
 {
     struct ek_pair *pr = calloc(1, sizeof(*pr));
-    pr->rng = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (int k = 0; k < 2; k++) {
-        struct mpx_stack_config cfg;
-        mpx_stack_config_default(&cfg);
-        cfg.rand = ek_rand;
-        cfg.rand_ctx = pr;
-        cfg.tcp.timewait = MPX_NS_PER_S;
-        cfg.sndbuf = cfg.rcvbuf = 1 << 20;
-        cfg.ext_policy = k ? spol : cpol;
-        cfg.ext_ignore_like_linux = k && server_like_linux;
-        pr->st[k] = mpx_stack_new(&cfg);
-        for (int i = 0; i < 2; i++) {
-            pr->addr[k][i] = mpx_addr_v4(0x0a000001u + ((uint32_t)i << 8) + (uint32_t)k);
-            mpx_stack_add_local(pr->st[k], &pr->addr[k][i]);
-        }
-    }
-    mpx_stack_listen(pr->st[1], 80);
+    struct ek_policy e = {cpol, spol, server_like_linux};
+    b2b_init(&pr->b, seed, ek_tweak, &e);
+    pr->b.arg = NULL;
+    pr->b.mangle = ek_hook;
     return pr;
 }
 
 static void ek_free(struct ek_pair *pr)
 {
-    mpx_stack_free(pr->st[0]);
-    mpx_stack_free(pr->st[1]);
+    b2b_free(&pr->b);
     free(pr);
 }
 
@@ -99,44 +87,26 @@ static void ek_record(struct ek_pair *pr, int from, const uint8_t *p, size_t len
     }
 }
 
+/* Records every MPTCP option and lets the packet through unchanged. */
+static size_t ek_hook(struct b2b *b, int from, uint8_t *pkt, size_t len)
+{
+    ek_record((struct ek_pair *)b, from, pkt, len);
+    return len;
+}
+
 static void ek_run(struct ek_pair *pr, uint64_t until)
 {
-    for (int round = 0; round < 100000; round++) {
-        bool moved = false;
-        for (int k = 0; k < 2; k++) {
-            for (;;) {
-                int n = mpx_stack_output(pr->st[k], pr->pkt, sizeof(pr->pkt), pr->now);
-                if (n <= 0)
-                    break;
-                moved = true;
-                ek_record(pr, k, pr->pkt, (size_t)n);
-                mpx_stack_input(pr->st[!k], pr->pkt, (size_t)n, pr->now);
-            }
-        }
-        if (moved)
-            continue;
-        uint64_t d0 = mpx_stack_next_deadline(pr->st[0]);
-        uint64_t d1 = mpx_stack_next_deadline(pr->st[1]);
-        uint64_t d = d0 < d1 ? d0 : d1;
-        if (d > until)
-            break;
-        if (d > pr->now)
-            pr->now = d;
-        mpx_stack_on_timer(pr->st[0], pr->now);
-        mpx_stack_on_timer(pr->st[1], pr->now);
-    }
-    if (pr->now < until)
-        pr->now = until;
+    b2b_run(&pr->b, until);
 }
 
 /* Connect, run, accept; returns the server's connection id (> 0). */
 static long ek_connect(struct ek_pair *pr, long *cid)
 {
-    *cid = mpx_stack_connect(pr->st[0], NULL, &pr->addr[1][0], 80, pr->now);
+    *cid = mpx_stack_connect(pr->b.st[0], NULL, &pr->b.addr[1][0], 80, pr->b.now);
     if (*cid <= 0)
         return *cid;
-    ek_run(pr, pr->now + MPX_NS_PER_S);
-    return mpx_stack_accept(pr->st[1], 80);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
+    return mpx_stack_accept(pr->b.st[1], 80);
 }
 
 /* Client sends |n| bytes; the server must read them back unchanged (a
@@ -146,10 +116,10 @@ static bool ek_xfer(struct ek_pair *pr, long cid, long sid, size_t n)
     static uint8_t out[4096], in[4096];
     for (size_t i = 0; i < n; i++)
         out[i] = (uint8_t)(i * 7 + 3);
-    if (mpx_conn_send(pr->st[0], (uint32_t)cid, out, n, pr->now) != (long)n)
+    if (mpx_conn_send(pr->b.st[0], (uint32_t)cid, out, n, pr->b.now) != (long)n)
         return false;
-    ek_run(pr, pr->now + MPX_NS_PER_S);
-    long got = mpx_conn_recv(pr->st[1], (uint32_t)sid, in, sizeof(in), pr->now);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
+    long got = mpx_conn_recv(pr->b.st[1], (uint32_t)sid, in, sizeof(in), pr->b.now);
     return got == (long)n && memcmp(in, out, n) == 0;
 }
 
@@ -190,14 +160,14 @@ MPX_TEST(mptcp_extkey_handshake_both_roles)
               pr->rec[i].len == 14 || pr->rec[i].len == 16);
     }
     struct mpx_conn_info ci, si;
-    REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)cid, &ci) == 0);
-    REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)sid, &si) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &ci) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[1], (uint32_t)sid, &si) == 0);
     CHECK(ci.mptcp && si.mptcp && ci.ext_keys && si.ext_keys);
     CHECK(ci.local_token != 0 && si.local_token != 0);
     CHECK_EQ(ci.remote_token, si.local_token);
     CHECK_EQ(si.remote_token, ci.local_token);
-    CHECK_EQ(mpx_stack_mib(pr->st[0])->MPExtKeyOffered, 1);
-    CHECK_EQ(mpx_stack_mib(pr->st[1])->MPExtKeyAccepted, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPExtKeyOffered, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPExtKeyAccepted, 1);
     ek_free(pr);
 }
 
@@ -217,7 +187,7 @@ MPX_TEST(mptcp_extkey_prefer_vs_rfc8684_responder)
     CHECK(!(ack->b3 & MPX_MPC_F_E));
     CHECK(ek_xfer(pr, cid, sid, 1000));
     struct mpx_conn_info ci;
-    REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)cid, &ci) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &ci) == 0);
     CHECK(ci.mptcp && !ci.ext_keys);
     ek_free(pr);
 }
@@ -242,11 +212,11 @@ MPX_TEST(mptcp_extkey_require_vs_rfc8684_responder)
     CHECK(ek_xfer(pr, cid, sid, 1000));
     CHECK(!ek_client_sent_key(pr));
     struct mpx_conn_info ci, si;
-    REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)cid, &ci) == 0);
-    REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)sid, &si) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &ci) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[1], (uint32_t)sid, &si) == 0);
     CHECK(ci.fallback && !ci.mptcp && si.fallback);
-    CHECK_EQ(mpx_conn_add_subflow(pr->st[0], (uint32_t)cid, &pr->addr[0][1], &pr->addr[1][1], 80,
-                                  false, pr->now),
+    CHECK_EQ(mpx_conn_add_subflow(pr->b.st[0], (uint32_t)cid, &pr->b.addr[0][1], &pr->b.addr[1][1],
+                                  80, false, pr->b.now),
              MPX_ERR_STATE);
     ek_free(pr);
 }
@@ -260,25 +230,25 @@ MPX_TEST(mptcp_extkey_prefer_vs_linux_cache)
     long cid, sid = ek_connect(pr, &cid);
     REQUIRE(cid > 0 && sid > 0);
     CHECK(ek_xfer(pr, cid, sid, 500));
-    CHECK_EQ(mpx_stack_mib(pr->st[0])->MPExtKeyRetryNoE, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPExtKeyRetryNoE, 1);
     CHECK(!ek_client_sent_key(pr));
     pr->nrec = 0;
     long cid2, sid2 = ek_connect(pr, &cid2);
     REQUIRE(cid2 > 0 && sid2 > 0);
-    CHECK_EQ(mpx_stack_mib(pr->st[0])->MPExtKeyCacheHit, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPExtKeyCacheHit, 1);
     const struct ek_rec *syn = ek_mpc(pr, 0, 0);
     REQUIRE(syn);
     CHECK_EQ(syn->b3, MPX_MPC_F_H);
     struct mpx_conn_info ci;
-    REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)cid2, &ci) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid2, &ci) == 0);
     CHECK(ci.mptcp && !ci.ext_keys);
     CHECK(ek_xfer(pr, cid2, sid2, 800));
     /* the cache expires (default 10 minutes) */
-    pr->now += 601 * MPX_NS_PER_S;
+    pr->b.now += 601 * MPX_NS_PER_S;
     pr->nrec = 0;
-    long cid3 = mpx_stack_connect(pr->st[0], NULL, &pr->addr[1][0], 80, pr->now);
+    long cid3 = mpx_stack_connect(pr->b.st[0], NULL, &pr->b.addr[1][0], 80, pr->b.now);
     REQUIRE(cid3 > 0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
     syn = ek_mpc(pr, 0, 0);
     REQUIRE(syn);
     CHECK_EQ(syn->b3, MPX_MPC_F_E | MPX_MPC_F_H);
@@ -295,9 +265,9 @@ MPX_TEST(mptcp_extkey_require_vs_linux)
     CHECK(ek_xfer(pr, cid, sid, 700));
     CHECK(!ek_client_sent_key(pr));
     struct mpx_conn_info ci;
-    REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)cid, &ci) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &ci) == 0);
     CHECK(ci.fallback && !ci.mptcp);
-    CHECK_EQ(mpx_stack_mib(pr->st[0])->MPExtKeyRetryNoE, 0);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPExtKeyRetryNoE, 0);
     ek_free(pr);
 }
 
@@ -305,19 +275,20 @@ MPX_TEST(mptcp_extkey_require_vs_linux)
 MPX_TEST(mptcp_extkey_policy_override)
 {
     struct ek_pair *pr = ek_new(6, MPX_EXT_NEVER, MPX_EXT_PREFER, false);
-    long cid = mpx_stack_connect_ext(pr->st[0], NULL, &pr->addr[1][0], 80, MPX_EXT_PREFER, pr->now);
+    long cid =
+        mpx_stack_connect_ext(pr->b.st[0], NULL, &pr->b.addr[1][0], 80, MPX_EXT_PREFER, pr->b.now);
     REQUIRE(cid > 0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
     struct mpx_conn_info ci;
-    REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)cid, &ci) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &ci) == 0);
     CHECK(ci.mptcp && ci.ext_keys);
-    CHECK_EQ(mpx_stack_connect_ext(pr->st[0], NULL, &pr->addr[1][0], 80, (enum mpx_ext_policy)7,
-                                   pr->now),
+    CHECK_EQ(mpx_stack_connect_ext(pr->b.st[0], NULL, &pr->b.addr[1][0], 80, (enum mpx_ext_policy)7,
+                                   pr->b.now),
              MPX_ERR_INVAL);
     /* default NEVER: no E offered */
     pr->nrec = 0;
-    REQUIRE(mpx_stack_connect(pr->st[0], NULL, &pr->addr[1][0], 80, pr->now) > 0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
+    REQUIRE(mpx_stack_connect(pr->b.st[0], NULL, &pr->b.addr[1][0], 80, pr->b.now) > 0);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
     const struct ek_rec *syn = ek_mpc(pr, 0, 0);
     REQUIRE(syn);
     CHECK_EQ(syn->b3, MPX_MPC_F_H);
@@ -334,17 +305,17 @@ MPX_TEST(mptcp_extkey_attacker_join_refused_no_key)
     long cid, sid = ek_connect(pr, &cid);
     REQUIRE(cid > 0 && sid > 0);
     struct mpx_conn_info si;
-    REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)sid, &si) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[1], (uint32_t)sid, &si) == 0);
     /* our own join is queued, never sent */
-    CHECK_INT(mpx_conn_add_subflow(pr->st[0], (uint32_t)cid, &pr->addr[0][1], &pr->addr[1][1], 80,
-                                   false, pr->now),
+    CHECK_INT(mpx_conn_add_subflow(pr->b.st[0], (uint32_t)cid, &pr->b.addr[0][1], &pr->b.addr[1][1],
+                                   80, false, pr->b.now),
               0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
-    CHECK_EQ(mpx_stack_mib(pr->st[0])->MPJoinSynTx, 0);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPJoinSynTx, 0);
     /* the observer's join */
     struct mpx_ip_hdr ip = {.version = 4, .ttl = 64, .proto = MPX_IPPROTO_TCP, .df = true};
     ip.src = mpx_addr_v4(0x0a000009u);
-    ip.dst = pr->addr[1][1];
+    ip.dst = pr->b.addr[1][1];
     struct mpx_tcp_hdr th = {
         .sport = 4321, .dport = 80, .seq = 1000, .flags = MPX_TH_SYN, .win = 65535};
     th.opts.n_mptcp = 1;
@@ -352,13 +323,13 @@ MPX_TEST(mptcp_extkey_attacker_join_refused_no_key)
     th.opts.mptcp[0].u.join.form = MPX_FORM_SYN;
     th.opts.mptcp[0].u.join.token = si.local_token;
     th.opts.mptcp[0].u.join.nonce = 0x12345678;
-    int n = mpx_pkt_encode(pr->pkt, sizeof(pr->pkt), &ip, &th, NULL, 0, NULL);
+    int n = mpx_pkt_encode(pr->b.pkt, sizeof(pr->b.pkt), &ip, &th, NULL, 0, NULL);
     REQUIRE(n > 0);
-    mpx_stack_input(pr->st[1], pr->pkt, (size_t)n, pr->now);
-    n = mpx_stack_output(pr->st[1], pr->pkt, sizeof(pr->pkt), pr->now);
+    mpx_stack_input(pr->b.st[1], pr->b.pkt, (size_t)n, pr->b.now);
+    n = mpx_stack_output(pr->b.st[1], pr->b.pkt, sizeof(pr->b.pkt), pr->b.now);
     REQUIRE(n > 0);
     struct mpx_pkt ans;
-    REQUIRE(mpx_pkt_decode(pr->pkt, (size_t)n, true, &ans) == 0);
+    REQUIRE(mpx_pkt_decode(pr->b.pkt, (size_t)n, true, &ans) == 0);
     CHECK(ans.tcp.flags & MPX_TH_RST);
     bool rst_opt = false;
     for (uint8_t i = 0; i < ans.tcp.opts.n_mptcp; i++)
@@ -368,9 +339,9 @@ MPX_TEST(mptcp_extkey_attacker_join_refused_no_key)
             CHECK_EQ(ans.tcp.opts.mptcp[i].u.tcprst.flags, MPX_TCPRST_F_T);
         }
     CHECK(rst_opt);
-    CHECK_EQ(mpx_stack_mib(pr->st[1])->MPJoinNoKeyRejected, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPJoinNoKeyRejected, 1);
     CHECK(ek_xfer(pr, cid, sid, 900));
-    REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)sid, &si) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[1], (uint32_t)sid, &si) == 0);
     CHECK_EQ(si.subflows, 1);
     ek_free(pr);
 }
@@ -383,12 +354,12 @@ MPX_TEST(mptcp_extkey_no_fastclose_without_key)
     long cid, sid = ek_connect(pr, &cid);
     REQUIRE(cid > 0 && sid > 0);
     pr->nrec = 0;
-    CHECK_INT(mpx_conn_abort(pr->st[0], (uint32_t)cid, pr->now), 0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
+    CHECK_INT(mpx_conn_abort(pr->b.st[0], (uint32_t)cid, pr->b.now), 0);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
     for (int i = 0; i < pr->nrec; i++)
         CHECK(pr->rec[i].sub != MPX_MPTCP_SUB_FASTCLOSE);
     char buf[16];
-    CHECK(mpx_conn_recv(pr->st[1], (uint32_t)sid, buf, sizeof(buf), pr->now) < 0);
+    CHECK(mpx_conn_recv(pr->b.st[1], (uint32_t)sid, buf, sizeof(buf), pr->b.now) < 0);
     ek_free(pr);
 }
 
@@ -403,23 +374,23 @@ MPX_TEST(mptcp_extkey_set_key_joins)
         struct ek_pair *pr = ek_new(9 + (uint64_t)bad, MPX_EXT_PREFER, MPX_EXT_PREFER, false);
         long cid, sid = ek_connect(pr, &cid);
         REQUIRE(cid > 0 && sid > 0);
-        CHECK_INT(mpx_conn_set_key(pr->st[0], (uint32_t)cid, key, 8, pr->now), MPX_ERR_INVAL);
-        CHECK_INT(mpx_conn_set_key(pr->st[0], (uint32_t)cid, key, sizeof(key), pr->now), 0);
-        CHECK_INT(mpx_conn_set_key(pr->st[0], (uint32_t)cid, key, sizeof(key), pr->now),
+        CHECK_INT(mpx_conn_set_key(pr->b.st[0], (uint32_t)cid, key, 8, pr->b.now), MPX_ERR_INVAL);
+        CHECK_INT(mpx_conn_set_key(pr->b.st[0], (uint32_t)cid, key, sizeof(key), pr->b.now), 0);
+        CHECK_INT(mpx_conn_set_key(pr->b.st[0], (uint32_t)cid, key, sizeof(key), pr->b.now),
                   MPX_ERR_STATE);
         uint8_t skey[32];
         memcpy(skey, key, sizeof(skey));
         skey[31] ^= (uint8_t)bad;
-        CHECK_INT(mpx_conn_set_key(pr->st[1], (uint32_t)sid, skey, sizeof(skey), pr->now), 0);
-        CHECK_INT(mpx_conn_add_subflow(pr->st[0], (uint32_t)cid, &pr->addr[0][1], &pr->addr[1][1],
-                                       80, false, pr->now),
+        CHECK_INT(mpx_conn_set_key(pr->b.st[1], (uint32_t)sid, skey, sizeof(skey), pr->b.now), 0);
+        CHECK_INT(mpx_conn_add_subflow(pr->b.st[0], (uint32_t)cid, &pr->b.addr[0][1],
+                                       &pr->b.addr[1][1], 80, false, pr->b.now),
                   0);
-        ek_run(pr, pr->now + MPX_NS_PER_S);
+        ek_run(pr, pr->b.now + MPX_NS_PER_S);
         struct mpx_conn_info ci;
-        REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)cid, &ci) == 0);
+        REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &ci) == 0);
         CHECK_EQ(ci.subflows, bad ? 1 : 2);
-        CHECK_EQ(mpx_stack_mib(pr->st[0])->MPJoinSynAckHMacFailure, (uint64_t)bad);
-        CHECK_EQ(mpx_stack_mib(pr->st[1])->MPJoinAckRx, (uint64_t)!bad);
+        CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPJoinSynAckHMacFailure, (uint64_t)bad);
+        CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPJoinAckRx, (uint64_t)!bad);
         CHECK(ek_xfer(pr, cid, sid, 4000));
         ek_free(pr);
     }
@@ -433,17 +404,17 @@ MPX_TEST(mptcp_extkey_fastclose_with_key)
     struct ek_pair *pr = ek_new(11, MPX_EXT_PREFER, MPX_EXT_PREFER, false);
     long cid, sid = ek_connect(pr, &cid);
     REQUIRE(cid > 0 && sid > 0);
-    CHECK_INT(mpx_conn_set_key(pr->st[0], (uint32_t)cid, key, sizeof(key), pr->now), 0);
-    CHECK_INT(mpx_conn_set_key(pr->st[1], (uint32_t)sid, key, sizeof(key), pr->now), 0);
+    CHECK_INT(mpx_conn_set_key(pr->b.st[0], (uint32_t)cid, key, sizeof(key), pr->b.now), 0);
+    CHECK_INT(mpx_conn_set_key(pr->b.st[1], (uint32_t)sid, key, sizeof(key), pr->b.now), 0);
     pr->nrec = 0;
-    CHECK_INT(mpx_conn_abort(pr->st[0], (uint32_t)cid, pr->now), 0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
+    CHECK_INT(mpx_conn_abort(pr->b.st[0], (uint32_t)cid, pr->b.now), 0);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
     bool fc = false;
     for (int i = 0; i < pr->nrec; i++)
         if (pr->rec[i].sub == MPX_MPTCP_SUB_FASTCLOSE && pr->rec[i].from == 0)
             fc = true;
     CHECK(fc);
-    CHECK_EQ(mpx_stack_mib(pr->st[1])->MPFastcloseRx, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPFastcloseRx, 1);
     ek_free(pr);
 }
 
@@ -455,16 +426,16 @@ MPX_TEST(mptcp_extkey_add_addr_after_key)
     struct ek_pair *pr = ek_new(12, MPX_EXT_PREFER, MPX_EXT_PREFER, false);
     long cid, sid = ek_connect(pr, &cid);
     REQUIRE(cid > 0 && sid > 0);
-    struct mpx_pm_endpoint ep = {.flags = MPX_PM_F_SIGNAL, .addr = pr->addr[1][1]};
-    REQUIRE(mpx_stack_endpoint_add(pr->st[1], &ep, pr->now) > 0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
-    CHECK_EQ(mpx_stack_mib(pr->st[1])->AddAddrTx, 0);
-    CHECK_INT(mpx_conn_set_key(pr->st[0], (uint32_t)cid, key, sizeof(key), pr->now), 0);
-    CHECK_INT(mpx_conn_set_key(pr->st[1], (uint32_t)sid, key, sizeof(key), pr->now), 0);
-    ek_run(pr, pr->now + MPX_NS_PER_S);
-    CHECK_EQ(mpx_stack_mib(pr->st[1])->AddAddrTx, 1);
-    CHECK_EQ(mpx_stack_mib(pr->st[0])->AddAddr, 1);
-    CHECK_EQ(mpx_stack_mib(pr->st[0])->AddAddrDrop, 0);
+    struct mpx_pm_endpoint ep = {.flags = MPX_PM_F_SIGNAL, .addr = pr->b.addr[1][1]};
+    REQUIRE(mpx_stack_endpoint_add(pr->b.st[1], &ep, pr->b.now) > 0);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[1])->AddAddrTx, 0);
+    CHECK_INT(mpx_conn_set_key(pr->b.st[0], (uint32_t)cid, key, sizeof(key), pr->b.now), 0);
+    CHECK_INT(mpx_conn_set_key(pr->b.st[1], (uint32_t)sid, key, sizeof(key), pr->b.now), 0);
+    ek_run(pr, pr->b.now + MPX_NS_PER_S);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[1])->AddAddrTx, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[0])->AddAddr, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[0])->AddAddrDrop, 0);
     CHECK(ek_xfer(pr, cid, sid, 1000));
     ek_free(pr);
 }
@@ -477,12 +448,12 @@ MPX_TEST(mptcp_extkey_join_unknown_key_id_refused)
     struct ek_pair *pr = ek_new(13, MPX_EXT_PREFER, MPX_EXT_PREFER, false);
     long cid, sid = ek_connect(pr, &cid);
     REQUIRE(cid > 0 && sid > 0);
-    CHECK_INT(mpx_conn_set_key(pr->st[1], (uint32_t)sid, key, sizeof(key), pr->now), 0);
+    CHECK_INT(mpx_conn_set_key(pr->b.st[1], (uint32_t)sid, key, sizeof(key), pr->b.now), 0);
     struct mpx_conn_info si;
-    REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)sid, &si) == 0);
+    REQUIRE(mpx_conn_get_info(pr->b.st[1], (uint32_t)sid, &si) == 0);
     struct mpx_ip_hdr ip = {.version = 4, .ttl = 64, .proto = MPX_IPPROTO_TCP, .df = true};
     ip.src = mpx_addr_v4(0x0a000009u);
-    ip.dst = pr->addr[1][1];
+    ip.dst = pr->b.addr[1][1];
     struct mpx_tcp_hdr th = {
         .sport = 4322, .dport = 80, .seq = 1000, .flags = MPX_TH_SYN, .win = 65535};
     th.opts.n_mptcp = 1;
@@ -490,26 +461,26 @@ MPX_TEST(mptcp_extkey_join_unknown_key_id_refused)
     th.opts.mptcp[0].u.join.form = MPX_FORM_SYN;
     th.opts.mptcp[0].u.join.key_id = true;
     th.opts.mptcp[0].u.join.token = si.local_token;
-    int n = mpx_pkt_encode(pr->pkt, sizeof(pr->pkt), &ip, &th, NULL, 0, NULL);
+    int n = mpx_pkt_encode(pr->b.pkt, sizeof(pr->b.pkt), &ip, &th, NULL, 0, NULL);
     REQUIRE(n > 0);
-    mpx_stack_input(pr->st[1], pr->pkt, (size_t)n, pr->now);
-    n = mpx_stack_output(pr->st[1], pr->pkt, sizeof(pr->pkt), pr->now);
+    mpx_stack_input(pr->b.st[1], pr->b.pkt, (size_t)n, pr->b.now);
+    n = mpx_stack_output(pr->b.st[1], pr->b.pkt, sizeof(pr->b.pkt), pr->b.now);
     REQUIRE(n > 0);
     struct mpx_pkt ans;
-    REQUIRE(mpx_pkt_decode(pr->pkt, (size_t)n, true, &ans) == 0);
+    REQUIRE(mpx_pkt_decode(pr->b.pkt, (size_t)n, true, &ans) == 0);
     CHECK(ans.tcp.flags & MPX_TH_RST);
-    CHECK_EQ(mpx_stack_mib(pr->st[1])->MPJoinNoKeyRejected, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPJoinNoKeyRejected, 1);
     /* with K = 0 the same observer gets a SYN/ACK (it cannot finish the
      * join without the key: the third ACK's HMAC is checked) */
     th.opts.mptcp[0].u.join.key_id = false;
     th.sport = 4323;
-    n = mpx_pkt_encode(pr->pkt, sizeof(pr->pkt), &ip, &th, NULL, 0, NULL);
+    n = mpx_pkt_encode(pr->b.pkt, sizeof(pr->b.pkt), &ip, &th, NULL, 0, NULL);
     REQUIRE(n > 0);
-    mpx_stack_input(pr->st[1], pr->pkt, (size_t)n, pr->now);
-    n = mpx_stack_output(pr->st[1], pr->pkt, sizeof(pr->pkt), pr->now);
+    mpx_stack_input(pr->b.st[1], pr->b.pkt, (size_t)n, pr->b.now);
+    n = mpx_stack_output(pr->b.st[1], pr->b.pkt, sizeof(pr->b.pkt), pr->b.now);
     REQUIRE(n > 0);
-    REQUIRE(mpx_pkt_decode(pr->pkt, (size_t)n, true, &ans) == 0);
+    REQUIRE(mpx_pkt_decode(pr->b.pkt, (size_t)n, true, &ans) == 0);
     CHECK_EQ(ans.tcp.flags, MPX_TH_SYN | MPX_TH_ACK);
-    CHECK_EQ(mpx_stack_mib(pr->st[1])->MPJoinNoKeyRejected, 1);
+    CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPJoinNoKeyRejected, 1);
     ek_free(pr);
 }

@@ -9,92 +9,26 @@
 
 #include "err.h"
 #include "mpx_test.h"
+#include "mptcp_b2b.h"
 #include "mptcp_stack.h"
 
-#define NPATH 2
+#define NPATH B2B_NPATH
 
-struct pair;
-/* Returns the new length, 0 to drop. |from| 0 = client, 1 = server. */
-typedef size_t (*mangle_fn)(struct pair *pr, int from, uint8_t *pkt, size_t len);
-
-struct pair {
-    struct mpx_stack *st[2];
-    struct mpx_addr addr[2][NPATH];
-    uint64_t now, rng;
-    mangle_fn mangle;
-    int count; /* for the hooks */
-    uint8_t pkt[70000];
+struct csum_cfg {
+    bool client, server;
 };
 
-static uint64_t prand(void *ctx)
+static void csum_tweak(int k, struct mpx_stack_config *cfg, void *arg)
 {
-    struct pair *pr = ctx;
-    uint64_t x = pr->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return pr->rng = x;
+    const struct csum_cfg *c = arg;
+    cfg->checksum = k ? c->server : c->client;
 }
 
-static void pair_init(struct pair *pr, uint64_t seed, bool csum_client, bool csum_server)
+static void pair_init(struct b2b *pr, uint64_t seed, bool csum_client, bool csum_server)
 {
-    memset(pr, 0, sizeof(*pr));
-    pr->rng = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (int k = 0; k < 2; k++) {
-        struct mpx_stack_config cfg;
-        mpx_stack_config_default(&cfg);
-        cfg.rand = prand;
-        cfg.rand_ctx = pr;
-        cfg.checksum = k ? csum_server : csum_client;
-        cfg.tcp.timewait = MPX_NS_PER_S;
-        cfg.sndbuf = cfg.rcvbuf = 1 << 20;
-        pr->st[k] = mpx_stack_new(&cfg);
-        for (int i = 0; i < NPATH; i++) {
-            pr->addr[k][i] = mpx_addr_v4(0x0a000001u + ((uint32_t)i << 8) + (uint32_t)k);
-            mpx_stack_add_local(pr->st[k], &pr->addr[k][i]);
-        }
-    }
-    mpx_stack_listen(pr->st[1], 80);
-}
-
-static void pair_free(struct pair *pr)
-{
-    mpx_stack_free(pr->st[0]);
-    mpx_stack_free(pr->st[1]);
-}
-
-/* Move packets both ways until quiet, then fire timers, until |until|. */
-static void pair_run(struct pair *pr, uint64_t until)
-{
-    for (int round = 0; round < 100000; round++) {
-        bool moved = false;
-        for (int k = 0; k < 2; k++) {
-            for (;;) {
-                int n = mpx_stack_output(pr->st[k], pr->pkt, sizeof(pr->pkt), pr->now);
-                if (n <= 0)
-                    break;
-                moved = true;
-                size_t len = (size_t)n;
-                if (pr->mangle)
-                    len = pr->mangle(pr, k, pr->pkt, len);
-                if (len)
-                    mpx_stack_input(pr->st[!k], pr->pkt, len, pr->now);
-            }
-        }
-        if (moved)
-            continue;
-        uint64_t d0 = mpx_stack_next_deadline(pr->st[0]);
-        uint64_t d1 = mpx_stack_next_deadline(pr->st[1]);
-        uint64_t d = d0 < d1 ? d0 : d1;
-        if (d > until)
-            break;
-        if (d > pr->now)
-            pr->now = d;
-        mpx_stack_on_timer(pr->st[0], pr->now);
-        mpx_stack_on_timer(pr->st[1], pr->now);
-    }
-    if (pr->now < until)
-        pr->now = until;
+    struct csum_cfg c = {csum_client, csum_server};
+    b2b_init(pr, seed, csum_tweak, &c);
+    pr->arg = NULL; /* |c| lives on this stack frame only */
 }
 
 /* Decode, let |edit| change the packet, re-encode. */
@@ -140,7 +74,7 @@ static size_t craft_syn(uint8_t *out, size_t cap, const struct mpx_mptcp_opt *o)
 static bool syn_answer(uint64_t seed, const struct mpx_mptcp_opt *o, struct mpx_pkt *ans,
                        struct mpx_mptcp_mib *mib)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, seed, false, false);
     size_t n = craft_syn(pr->pkt, sizeof(pr->pkt), o);
     mpx_stack_input(pr->st[1], pr->pkt, n, 0);
@@ -149,7 +83,7 @@ static bool syn_answer(uint64_t seed, const struct mpx_mptcp_opt *o, struct mpx_
     /* the payload pointer is not used by the callers */
     ans->payload = NULL;
     *mib = *mpx_stack_mib(pr->st[1]);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
     return ok;
 }
@@ -228,7 +162,7 @@ static uint8_t pattern(uint64_t i)
 
 /* Client connects and sends |bytes| (patterned) then shuts down; the
  * server accepts and reads; returns true if every byte arrived intact. */
-static bool run_xfer(struct pair *pr, uint64_t bytes, struct xfer *x, uint64_t limit)
+static bool run_xfer(struct b2b *pr, uint64_t bytes, struct xfer *x, uint64_t limit)
 {
     uint8_t buf[16384];
     memset(x, 0, sizeof(*x));
@@ -266,7 +200,7 @@ static bool run_xfer(struct pair *pr, uint64_t bytes, struct xfer *x, uint64_t l
                 ok &= buf[i] == pattern(x->got + (uint64_t)i);
             x->got += (uint64_t)r;
         }
-        pair_run(pr, pr->now + 10 * MPX_NS_PER_MS);
+        b2b_run(pr, pr->now + 10 * MPX_NS_PER_MS);
     }
     return ok && x->eof && x->got == bytes;
 }
@@ -279,7 +213,7 @@ static void strip_mptcp(struct mpx_pkt *p)
 /* A middlebox removes MPTCP options from the SYN/ACK: the client falls
  * back to TCP (MPCapableFallbackSYNACK), and so does the server when the
  * third ACK comes without MP_CAPABLE (MPCapableFallbackACK). */
-static size_t strip_synack(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t strip_synack(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     (void)pr;
     if (from == 1 && (pkt[33] & (MPX_TH_SYN | MPX_TH_ACK)) == (MPX_TH_SYN | MPX_TH_ACK))
@@ -289,7 +223,7 @@ static size_t strip_synack(struct pair *pr, int from, uint8_t *pkt, size_t len)
 
 MPX_TEST(mptcp_hs_synack_stripped_fallback)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 5, false, false);
     pr->mangle = strip_synack;
     struct xfer x;
@@ -302,14 +236,14 @@ MPX_TEST(mptcp_hs_synack_stripped_fallback)
     struct mpx_conn_info ci;
     REQUIRE(mpx_conn_get_info(pr->st[0], x.cconn, &ci) == 0);
     CHECK(ci.fallback && !ci.mptcp);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
 /* The third ACK (MP_CAPABLE with both keys) is lost and the client has
  * nothing to send: the server repeats its SYN/ACK, the client's next ACK
  * carries MP_CAPABLE again, no fallback. */
-static size_t drop_first_ack(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t drop_first_ack(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     struct mpx_pkt p;
     if (from == 0 && mpx_pkt_decode(pkt, len, true, &p) == 0 && p.tcp.flags == MPX_TH_ACK &&
@@ -320,12 +254,12 @@ static size_t drop_first_ack(struct pair *pr, int from, uint8_t *pkt, size_t len
 
 MPX_TEST(mptcp_hs_third_ack_lost)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 6, false, false);
     pr->mangle = drop_first_ack;
     long id = mpx_stack_connect(pr->st[0], &pr->addr[0][0], &pr->addr[1][0], 80, 0);
     REQUIRE(id > 0);
-    pair_run(pr, 3 * MPX_NS_PER_S);
+    b2b_run(pr, 3 * MPX_NS_PER_S);
     CHECK_EQ(pr->count, 2); /* dropped one, saw its repetition */
     const struct mpx_mptcp_mib *sm = mpx_stack_mib(pr->st[1]);
     CHECK_EQ(sm->MPCapableACKRX, 1);
@@ -335,13 +269,13 @@ MPX_TEST(mptcp_hs_third_ack_lost)
     struct mpx_conn_info si;
     REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)s, &si) == 0);
     CHECK(si.mptcp);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
 /* Data right at connect rides on the third ACK: MP_CAPABLE with the
  * Data-Level Length (RFC 8684 section 3.1), DSN = IDSN + 1. */
-static size_t watch_mpc_data(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t watch_mpc_data(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     struct mpx_pkt p;
     if (from == 0 && mpx_pkt_decode(pkt, len, true, &p) == 0 && p.payload_len) {
@@ -355,7 +289,7 @@ static size_t watch_mpc_data(struct pair *pr, int from, uint8_t *pkt, size_t len
 MPX_TEST(mptcp_hs_data_on_third_ack)
 {
     for (int csum = 0; csum <= 1; csum++) {
-        struct pair *pr = calloc(1, sizeof(*pr));
+        struct b2b *pr = calloc(1, sizeof(*pr));
         pair_init(pr, 7, csum, false);
         pr->mangle = watch_mpc_data;
         struct xfer x;
@@ -366,7 +300,7 @@ MPX_TEST(mptcp_hs_data_on_third_ack)
         CHECK(si.mptcp);
         CHECK_EQ(si.csum_enabled, csum);
         CHECK_EQ(mpx_stack_mib(pr->st[1])->DataCsumErr, 0);
-        pair_free(pr);
+        b2b_free(pr);
         free(pr);
     }
 }
@@ -378,7 +312,7 @@ MPX_TEST(mptcp_hs_checksum_negotiation)
     static const bool t[][3] = {
         {false, false, false}, {true, false, true}, {false, true, true}, {true, true, true}};
     for (size_t i = 0; i < 4; i++) {
-        struct pair *pr = calloc(1, sizeof(*pr));
+        struct b2b *pr = calloc(1, sizeof(*pr));
         pair_init(pr, 8 + i, t[i][0], t[i][1]);
         struct xfer x;
         CHECK(run_xfer(pr, 400000, &x, 20 * MPX_NS_PER_S));
@@ -388,7 +322,7 @@ MPX_TEST(mptcp_hs_checksum_negotiation)
         CHECK_EQ(ci.csum_enabled, t[i][2]);
         CHECK_EQ(si.csum_enabled, t[i][2]);
         CHECK(ci.mptcp && si.mptcp);
-        pair_free(pr);
+        b2b_free(pr);
         free(pr);
     }
 }
@@ -403,7 +337,7 @@ static void flip_join_hmac(struct mpx_pkt *p)
             p->tcp.opts.mptcp[i].u.join.hmac[3] ^= 0x40;
 }
 
-static size_t bad_join_ack(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t bad_join_ack(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     (void)pr;
     if (from == 0)
@@ -413,14 +347,14 @@ static size_t bad_join_ack(struct pair *pr, int from, uint8_t *pkt, size_t len)
 
 MPX_TEST(mptcp_hs_join_bad_hmac)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 9, false, false);
     pr->mangle = bad_join_ack;
     long id = mpx_stack_connect(pr->st[0], &pr->addr[0][0], &pr->addr[1][0], 80, 0);
     REQUIRE(id > 0);
     REQUIRE(mpx_conn_add_subflow(pr->st[0], (uint32_t)id, &pr->addr[0][1], &pr->addr[1][1], 80,
                                  false, 0) == 0);
-    pair_run(pr, 2 * MPX_NS_PER_S);
+    b2b_run(pr, 2 * MPX_NS_PER_S);
     const struct mpx_mptcp_mib *cm = mpx_stack_mib(pr->st[0]), *sm = mpx_stack_mib(pr->st[1]);
     CHECK_EQ(sm->MPJoinSynRx, 1);
     CHECK_EQ(cm->MPJoinSynAckRx, 1);
@@ -432,7 +366,7 @@ MPX_TEST(mptcp_hs_join_bad_hmac)
     REQUIRE(mpx_conn_get_info(pr->st[0], (uint32_t)id, &ci) == 0);
     CHECK(ci.mptcp && !ci.closed);
     CHECK_EQ(ci.subflows, 1);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
@@ -440,7 +374,7 @@ MPX_TEST(mptcp_hs_join_bad_hmac)
  * the server checks the key and resets the connection. */
 MPX_TEST(mptcp_hs_fastclose)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 10, false, false);
     long id = mpx_stack_connect(pr->st[0], &pr->addr[0][0], &pr->addr[1][0], 80, 0);
     REQUIRE(id > 0);
@@ -448,11 +382,11 @@ MPX_TEST(mptcp_hs_fastclose)
                                  false, 0) == 0);
     static uint8_t buf[200000];
     REQUIRE(mpx_conn_send(pr->st[0], (uint32_t)id, buf, sizeof(buf), 0) > 0);
-    pair_run(pr, 30 * MPX_NS_PER_MS);
+    b2b_run(pr, 30 * MPX_NS_PER_MS);
     long s = mpx_stack_accept(pr->st[1], 80);
     REQUIRE(s > 0);
     REQUIRE(mpx_conn_abort(pr->st[0], (uint32_t)id, pr->now) == 0);
-    pair_run(pr, pr->now + 1 * MPX_NS_PER_S);
+    b2b_run(pr, pr->now + 1 * MPX_NS_PER_S);
     const struct mpx_mptcp_mib *cm = mpx_stack_mib(pr->st[0]), *sm = mpx_stack_mib(pr->st[1]);
     CHECK_EQ(cm->MPFastcloseTx, 2); /* one per subflow */
     CHECK(sm->MPFastcloseRx >= 1);
@@ -462,14 +396,14 @@ MPX_TEST(mptcp_hs_fastclose)
     CHECK(si.closed);
     CHECK_EQ(si.error, MPX_ERR_RESET);
     CHECK_EQ(si.subflows, 0);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
 /* A middlebox starts stripping every MPTCP option once data flows (RFC
  * 8684 section 3.7): with one subflow both ends fall back to TCP and the
  * transfer completes (Linux DssFallback). */
-static size_t strip_after(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t strip_after(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     (void)from;
     struct mpx_pkt p;
@@ -482,7 +416,7 @@ static size_t strip_after(struct pair *pr, int from, uint8_t *pkt, size_t len)
 
 MPX_TEST(mptcp_hs_options_stripped_later_fallback)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 11, false, false);
     pr->mangle = strip_after;
     struct xfer x;
@@ -496,14 +430,14 @@ MPX_TEST(mptcp_hs_options_stripped_later_fallback)
     REQUIRE(mpx_conn_get_info(pr->st[0], x.cconn, &ci) == 0);
     REQUIRE(mpx_conn_get_info(pr->st[1], x.sconn, &si) == 0);
     CHECK(ci.fallback && si.fallback);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
 /* A middlebox rewrites one payload byte (fixing the TCP checksum) while
  * DSS checksums are on (RFC 8684 section 3.7). One subflow: the receiver
  * sends MP_FAIL, the sender an infinite mapping, both go on as TCP. */
-static size_t corrupt_once(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t corrupt_once(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     struct mpx_pkt p;
     if (from == 0 && mpx_pkt_decode(pkt, len, true, &p) == 0 && p.payload_len > 100 &&
@@ -519,7 +453,7 @@ static size_t corrupt_once(struct pair *pr, int from, uint8_t *pkt, size_t len)
 
 MPX_TEST(mptcp_hs_csum_fail_single_subflow_fallback)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 12, true, true);
     pr->mangle = corrupt_once;
     struct xfer x;
@@ -537,13 +471,13 @@ MPX_TEST(mptcp_hs_csum_fail_single_subflow_fallback)
     REQUIRE(mpx_conn_get_info(pr->st[0], x.cconn, &ci) == 0);
     REQUIRE(mpx_conn_get_info(pr->st[1], x.sconn, &si) == 0);
     CHECK(ci.fallback && si.fallback);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
 /* Same with two subflows: the subflow is reset with MP_TCPRST 6
  * (middlebox interference) and its data arrives intact via the other. */
-static size_t corrupt_join_once(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t corrupt_join_once(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     struct mpx_pkt p;
     if (from == 0 && mpx_pkt_decode(pkt, len, true, &p) == 0 && p.payload_len > 100 &&
@@ -559,14 +493,14 @@ static size_t corrupt_join_once(struct pair *pr, int from, uint8_t *pkt, size_t 
 
 MPX_TEST(mptcp_hs_csum_fail_two_subflows_reset)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 13, true, false);
     pr->mangle = corrupt_join_once;
     long id = mpx_stack_connect(pr->st[0], &pr->addr[0][0], &pr->addr[1][0], 80, 0);
     REQUIRE(id > 0);
     REQUIRE(mpx_conn_add_subflow(pr->st[0], (uint32_t)id, &pr->addr[0][1], &pr->addr[1][1], 80,
                                  false, 0) == 0);
-    pair_run(pr, 200 * MPX_NS_PER_MS);
+    b2b_run(pr, 200 * MPX_NS_PER_MS);
     /* run_xfer opens its own connection; use a bare loop here */
     static uint8_t buf[16384];
     uint64_t sent = 0, got = 0;
@@ -593,7 +527,7 @@ MPX_TEST(mptcp_hs_csum_fail_two_subflows_reset)
                 ok &= buf[i] == pattern(got + (uint64_t)i);
             got += (uint64_t)r;
         }
-        pair_run(pr, pr->now + 10 * MPX_NS_PER_MS);
+        b2b_run(pr, pr->now + 10 * MPX_NS_PER_MS);
     }
     CHECK(eof);
     CHECK(ok);
@@ -606,14 +540,14 @@ MPX_TEST(mptcp_hs_csum_fail_two_subflows_reset)
     struct mpx_conn_info si;
     REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)s, &si) == 0);
     CHECK(si.mptcp && !si.fallback);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
 /* Linux syn_retrans_before_tcp_fallback (2): SYNs with MP_CAPABLE get lost
  * (a middlebox drops them); the third retransmission goes without it and
  * the connection is plain TCP (MPCapableSYNTXDrop). */
-static size_t drop_mpc_syns(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t drop_mpc_syns(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     struct mpx_pkt p;
     if (from == 0 && mpx_pkt_decode(pkt, len, true, &p) == 0 && p.tcp.flags == MPX_TH_SYN &&
@@ -626,7 +560,7 @@ static size_t drop_mpc_syns(struct pair *pr, int from, uint8_t *pkt, size_t len)
 
 MPX_TEST(mptcp_hs_syn_mpc_dropped_then_plain)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 14, false, false);
     pr->mangle = drop_mpc_syns;
     struct xfer x;
@@ -639,7 +573,7 @@ MPX_TEST(mptcp_hs_syn_mpc_dropped_then_plain)
     struct mpx_conn_info ci;
     REQUIRE(mpx_conn_get_info(pr->st[0], x.cconn, &ci) == 0);
     CHECK(ci.fallback);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
 
@@ -649,7 +583,7 @@ MPX_TEST(mptcp_hs_syn_mpc_dropped_then_plain)
  * 3.1) and elides it on the next ones. The server must take that mapping
  * although it is already ESTABLISHED, not fall back alone (DssFallback)
  * while the client stays MPTCP with its DATA_ACKs never coming. */
-static size_t hold_server_acks(struct pair *pr, int from, uint8_t *pkt, size_t len)
+static size_t hold_server_acks(struct b2b *pr, int from, uint8_t *pkt, size_t len)
 {
     struct mpx_pkt p;
     if (mpx_pkt_decode(pkt, len, true, &p) < 0 || (p.tcp.flags & MPX_TH_SYN))
@@ -663,12 +597,12 @@ static size_t hold_server_acks(struct pair *pr, int from, uint8_t *pkt, size_t l
 
 MPX_TEST(mptcp_hs_mpc_data_after_pure_third_ack)
 {
-    struct pair *pr = calloc(1, sizeof(*pr));
+    struct b2b *pr = calloc(1, sizeof(*pr));
     pair_init(pr, 8, false, false);
     pr->mangle = hold_server_acks;
     long c = mpx_stack_connect(pr->st[0], &pr->addr[0][0], &pr->addr[1][0], 80, pr->now);
     REQUIRE(c > 0);
-    pair_run(pr, pr->now + 100 * MPX_NS_PER_MS);
+    b2b_run(pr, pr->now + 100 * MPX_NS_PER_MS);
     long s = mpx_stack_accept(pr->st[1], 80);
     REQUIRE(s > 0);
     CHECK_EQ(mpx_stack_mib(pr->st[1])->MPCapableACKRX, 1);
@@ -690,7 +624,7 @@ MPX_TEST(mptcp_hs_mpc_data_after_pure_third_ack)
                 ok &= buf[i] == pattern(got + (uint64_t)i);
             got += (uint64_t)r;
         }
-        pair_run(pr, pr->now + 10 * MPX_NS_PER_MS);
+        b2b_run(pr, pr->now + 10 * MPX_NS_PER_MS);
     }
     CHECK(ok);
     CHECK_EQ(got, 200000);
@@ -702,6 +636,6 @@ MPX_TEST(mptcp_hs_mpc_data_after_pure_third_ack)
     CHECK(si.mptcp && !si.fallback);
     CHECK(ci.mptcp && !ci.fallback);
     CHECK_EQ(si.bytes_received, 200000);
-    pair_free(pr);
+    b2b_free(pr);
     free(pr);
 }
