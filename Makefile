@@ -154,7 +154,7 @@ unit: $(BUILD)/unit_tests
 
 # pytest exits 5 when it collected no test: that is a failure here.
 test: deps all asan fuzz-build
-	@$(PYTHON) -m pytest -q -rs tests; rc=$$?; \
+	@$(PYTHON) -m pytest -q -rsxX tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
 # --- checks --------------------------------------------------------------
