@@ -89,7 +89,7 @@ struct opts {
     int mptcp;
     unsigned port;
     unsigned count, size, window, n_rx, buf;
-    int tso, split, no_fixed, nonblock, plain_ring, no_verify, rw, attach, no_rst;
+    int tso, split, no_fixed, no_mshot, nonblock, plain_ring, no_verify, rw, attach, no_rst;
 };
 
 static int fail(const char *what, int err)
@@ -198,6 +198,8 @@ static int open_tun(struct mpx_uloop *l, struct mpx_tun **t, const struct opts *
     }
     if (o->no_fixed)
         to.flags |= MPX_TUN_F_NO_FIXED;
+    if (o->no_mshot)
+        to.flags |= MPX_TUN_F_NO_MSHOT;
     if (o->nonblock)
         to.flags |= MPX_TUN_F_NONBLOCK;
     if (o->attach)
@@ -830,14 +832,22 @@ static int run_recv(const struct opts *o)
         mpx_uloop_run(&l, 1000 * 1000);
     double secs = start ? (double)(mpx_uloop_now_ns() - start) / 1e9 : 0;
     int ok = c.state == 3 && c.bytes == o->count && !c.csum_bad && !c.payload_bad && !c.err;
+    const struct mpx_tun_stats *ts = mpx_tun_stats(c.t);
     printf("{\"ok\": %s, \"bytes\": %llu, \"segs\": %llu, \"gso_segs\": %llu, \"max_len\": %llu, "
            "\"csum_bad\": %llu, \"payload_bad\": %llu, \"ooo\": %llu, \"acks\": %llu, "
-           "\"state\": %d, \"err\": %d, \"secs\": %.3f, \"gbps\": %.3f}\n",
+           "\"state\": %d, \"err\": %d, \"secs\": %.3f, \"gbps\": %.3f, \"tun_rx_pkts\": %llu, "
+           "\"tun_rx_err\": %llu, \"tun_rx_trunc\": %llu, \"tun_tx_pkts\": %llu, "
+           "\"tun_tx_err\": %llu, \"tun_tx_nobuf\": %llu, \"tun_last_err\": %d, "
+           "\"tun_multishot\": %d, \"tun_rx_nobufs\": %llu}\n",
            ok ? "true" : "false", (unsigned long long)c.bytes, (unsigned long long)c.segs,
            (unsigned long long)c.gso_segs, (unsigned long long)c.max_len,
            (unsigned long long)c.csum_bad, (unsigned long long)c.payload_bad,
            (unsigned long long)c.ooo, (unsigned long long)c.acks, c.state, c.err, secs,
-           secs > 0 ? (double)c.bytes * 8 / secs / 1e9 : 0.0);
+           secs > 0 ? (double)c.bytes * 8 / secs / 1e9 : 0.0, (unsigned long long)ts->rx_pkts,
+           (unsigned long long)ts->rx_err, (unsigned long long)ts->rx_trunc,
+           (unsigned long long)ts->tx_pkts, (unsigned long long)ts->tx_err,
+           (unsigned long long)ts->tx_nobuf, ts->last_err, ts->rx_multishot,
+           (unsigned long long)ts->rx_nobufs);
     mpx_tun_close(c.t);
     mpx_uloop_free(&l);
     free(c.pat);
@@ -953,6 +963,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->tso = o->split = 1;
         else if (!strcmp(a, "--no-fixed"))
             o->no_fixed = 1;
+        else if (!strcmp(a, "--no-mshot"))
+            o->no_mshot = 1;
         else if (!strcmp(a, "--nonblock"))
             o->nonblock = 1;
         else if (!strcmp(a, "--plain-ring"))

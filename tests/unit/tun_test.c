@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "mpx_test.h"
@@ -287,39 +288,62 @@ static unsigned rx_wait(struct pool_fx *f, unsigned want, struct mpx_tun_pkt *ou
     return n;
 }
 
+/* Linux 6.7 has IORING_OP_READ_MULTISHOT: the pool must then use it. */
+static bool mshot_kernel(void)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return false;
+    return major > 6 || (major == 6 && minor >= 7);
+}
+
+/* Receive operations in flight with |n| buffers free: one multishot read
+ * (while it has a buffer), or one read per buffer (tun.h). */
+static unsigned rx_ops(const struct pool_fx *f, unsigned n)
+{
+    return mpx_tun_stats(f->t)->rx_multishot ? (n > 0) : n;
+}
+
+/* Each receive-pool test runs with the multishot read and without. */
+static const unsigned rx_modes[] = {0, MPX_TUN_F_NO_MSHOT};
+
 MPX_TEST(tun_pool_rx_holds_buffers)
 {
-    struct pool_fx f;
-    struct mpx_tun_pkt p[8];
-    REQUIRE(pool_setup(&f, 0, 4, 2) == 0);
-    CHECK_INT(mpx_tun_inflight(f.t), 4);
-    for (uint8_t i = 0; i < 6; i++) {
-        uint8_t msg[100];
-        memset(msg, i, sizeof(msg));
-        REQUIRE(send(f.peer, msg, 60u + i, 0) == 60 + i);
+    for (unsigned m = 0; m < 2; m++) {
+        struct pool_fx f;
+        struct mpx_tun_pkt p[8];
+        REQUIRE(pool_setup(&f, rx_modes[m], 4, 2) == 0);
+        CHECK_INT(mpx_tun_stats(f.t)->rx_multishot, m == 0 && mshot_kernel());
+        CHECK_INT(mpx_tun_inflight(f.t), rx_ops(&f, 4));
+        for (uint8_t i = 0; i < 6; i++) {
+            uint8_t msg[100];
+            memset(msg, i, sizeof(msg));
+            REQUIRE(send(f.peer, msg, 60u + i, 0) == 60 + i);
+        }
+        /* Only 4 reads are in flight: 4 packets now, the rest wait in the
+         * socket until buffers come back. */
+        unsigned n = rx_wait(&f, 6, p, 8);
+        CHECK_INT(n, 4);
+        CHECK_INT(mpx_tun_inflight(f.t), 0);
+        for (unsigned i = 0; i < n; i++) {
+            CHECK_INT(p[i].len, 60 + i);
+            CHECK_INT(p[i].data[0], i);
+            CHECK_INT(p[i].data[p[i].len - 1], i);
+        }
+        mpx_tun_rx_release(f.t, p[1].id);
+        mpx_tun_rx_release(f.t, p[1].id); /* twice: ignored */
+        mpx_tun_rx_release(f.t, 99);      /* bad id: ignored */
+        CHECK_INT(mpx_tun_inflight(f.t), rx_ops(&f, 1));
+        mpx_tun_rx_release(f.t, p[3].id);
+        n = rx_wait(&f, 2, p + 4, 4);
+        CHECK_INT(n, 2);
+        CHECK_INT(p[4].len, 64);
+        CHECK_INT(p[5].len, 65);
+        CHECK_EQ(mpx_tun_stats(f.t)->rx_pkts, 6);
+        CHECK_EQ(mpx_tun_stats(f.t)->rx_bytes, 60 + 61 + 62 + 63 + 64 + 65);
+        pool_teardown(&f);
     }
-    /* Only 4 reads are in flight: 4 packets now, the rest wait in the
-     * socket until buffers come back. */
-    unsigned n = rx_wait(&f, 6, p, 8);
-    CHECK_INT(n, 4);
-    CHECK_INT(mpx_tun_inflight(f.t), 0);
-    for (unsigned i = 0; i < n; i++) {
-        CHECK_INT(p[i].len, 60 + i);
-        CHECK_INT(p[i].data[0], i);
-        CHECK_INT(p[i].data[p[i].len - 1], i);
-    }
-    mpx_tun_rx_release(f.t, p[1].id);
-    mpx_tun_rx_release(f.t, p[1].id); /* twice: ignored */
-    mpx_tun_rx_release(f.t, 99);      /* bad id: ignored */
-    CHECK_INT(mpx_tun_inflight(f.t), 1);
-    mpx_tun_rx_release(f.t, p[3].id);
-    n = rx_wait(&f, 2, p + 4, 4);
-    CHECK_INT(n, 2);
-    CHECK_INT(p[4].len, 64);
-    CHECK_INT(p[5].len, 65);
-    CHECK_EQ(mpx_tun_stats(f.t)->rx_pkts, 6);
-    CHECK_EQ(mpx_tun_stats(f.t)->rx_bytes, 60 + 61 + 62 + 63 + 64 + 65);
-    pool_teardown(&f);
 }
 
 static void count_cb(void *arg, struct mpx_tun_pkt *pkt)
@@ -330,20 +354,22 @@ static void count_cb(void *arg, struct mpx_tun_pkt *pkt)
 
 MPX_TEST(tun_pool_poll_releases)
 {
-    struct pool_fx f;
-    unsigned bytes = 0, got = 0;
-    REQUIRE(pool_setup(&f, 0, 2, 2) == 0);
-    for (int i = 0; i < 10; i++)
-        REQUIRE(send(f.peer, "0123456789", 10, 0) == 10);
-    uint64_t end = mpx_uloop_now_ns() + 1000000000ull;
-    while (got < 10 && mpx_uloop_now_ns() < end) {
-        mpx_uloop_run(&f.l, 20 * 1000 * 1000);
-        got += mpx_tun_poll(f.t, count_cb, &bytes, 0);
+    for (unsigned m = 0; m < 2; m++) {
+        struct pool_fx f;
+        unsigned bytes = 0, got = 0;
+        REQUIRE(pool_setup(&f, rx_modes[m], 2, 2) == 0);
+        for (int i = 0; i < 10; i++)
+            REQUIRE(send(f.peer, "0123456789", 10, 0) == 10);
+        uint64_t end = mpx_uloop_now_ns() + 1000000000ull;
+        while (got < 10 && mpx_uloop_now_ns() < end) {
+            mpx_uloop_run(&f.l, 20 * 1000 * 1000);
+            got += mpx_tun_poll(f.t, count_cb, &bytes, 0);
+        }
+        CHECK_INT(got, 10);
+        CHECK_INT(bytes, 100);
+        CHECK_INT(mpx_tun_inflight(f.t), rx_ops(&f, 2)); /* every buffer re-armed */
+        pool_teardown(&f);
     }
-    CHECK_INT(got, 10);
-    CHECK_INT(bytes, 100);
-    CHECK_INT(mpx_tun_inflight(f.t), 2); /* every buffer re-armed */
-    pool_teardown(&f);
 }
 
 MPX_TEST(tun_pool_tx_accounting)
@@ -426,18 +452,51 @@ MPX_TEST(tun_pool_vnet_framing)
 
 MPX_TEST(tun_close_cancels_reads)
 {
-    struct pool_fx f;
-    REQUIRE(pool_setup(&f, 0, 8, 2) == 0);
-    mpx_uloop_run(&f.l, 0); /* the reads are in the kernel now */
-    CHECK_INT(mpx_tun_inflight(f.t), 8);
-    mpx_tun_close(f.t);
-    /* Closed: the fd is gone (the peer sees EOF) and no CQE was stray. */
-    char c;
-    CHECK_INT(recv(f.peer, &c, 1, MSG_DONTWAIT), 0);
-    CHECK_EQ(f.l.st.cqes_stray, 0);
-    CHECK_INT(mpx_uloop_src_add(&f.l, nop_cb, NULL), 1); /* its source slot is free */
-    mpx_uloop_free(&f.l);
-    close(f.peer);
+    for (unsigned m = 0; m < 2; m++) {
+        struct pool_fx f;
+        REQUIRE(pool_setup(&f, rx_modes[m], 8, 2) == 0);
+        mpx_uloop_run(&f.l, 0); /* the reads are in the kernel now */
+        CHECK_INT(mpx_tun_inflight(f.t), rx_ops(&f, 8));
+        mpx_tun_close(f.t);
+        /* Closed: the fd is gone (the peer sees EOF) and no CQE was stray. */
+        char c;
+        CHECK_INT(recv(f.peer, &c, 1, MSG_DONTWAIT), 0);
+        CHECK_EQ(f.l.st.cqes_stray, 0);
+        CHECK_INT(mpx_uloop_src_add(&f.l, nop_cb, NULL), 1); /* its source slot is free */
+        mpx_uloop_free(&f.l);
+        close(f.peer);
+    }
+}
+
+/* Packets leave the pool in the order they were queued, across buffer
+ * reuse and the multishot read's stops for want of a buffer (tun.h: many
+ * reads in flight did not guarantee this). */
+MPX_TEST(tun_pool_rx_keeps_order)
+{
+    for (unsigned m = 0; m < 2; m++) {
+        struct pool_fx f;
+        struct mpx_tun_pkt p;
+        uint32_t next = 0;
+        REQUIRE(pool_setup(&f, rx_modes[m], 4, 2) == 0);
+        uint64_t end = mpx_uloop_now_ns() + 2000000000ull;
+        for (uint32_t sent = 0; next < 400 && mpx_uloop_now_ns() < end;) {
+            for (; sent < 400 && sent < next + 64; sent++) /* the socket queue holds 64 */
+                REQUIRE(send(f.peer, &sent, sizeof(sent), 0) == sizeof(sent));
+            mpx_uloop_run(&f.l, 20 * 1000 * 1000);
+            while (mpx_tun_rx_next(f.t, &p) == 1) {
+                uint32_t v;
+                REQUIRE(p.len == sizeof(v));
+                memcpy(&v, p.data, sizeof(v));
+                CHECK_INT(v, next);
+                next = v + 1;
+                mpx_tun_rx_release(f.t, p.id);
+            }
+        }
+        CHECK_INT(next, 400);
+        if (m == 0 && mshot_kernel())
+            CHECK(mpx_tun_stats(f.t)->rx_nobufs > 0); /* it stopped and resumed */
+        pool_teardown(&f);
+    }
 }
 
 MPX_TEST(tun_open_fd_rejects)

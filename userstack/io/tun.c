@@ -8,11 +8,13 @@
  * registered buffer (buf_index fixed_idx), so READ_FIXED/WRITE_FIXED skip
  * the per-operation page pinning of plain READ/WRITE.
  *
- * We use fixed buffers rather than a provided-buffer ring: every read
- * already owns its buffer, so kernel-side buffer selection would buy
- * nothing, and liburing 2.3 lacks io_uring_setup_buf_ring (2.4) as well as
- * io_uring_prep_read_multishot (2.5, Linux 6.7), the one operation that
- * would need it.
+ * Receive buffers are also a provided-buffer ring (buffer group = our
+ * source id) for the multishot read, which picks a buffer per packet
+ * (tun.h says why one multishot read and not many reads). liburing 2.3
+ * lacks io_uring_prep_read_multishot (2.5): the SQE is built by hand from
+ * the opcode number of the kernel's uapi. A kernel without the opcode
+ * fails the first read with -EINVAL; we then drop the buffer ring and keep
+ * one READ_FIXED per buffer in flight.
  */
 #include "tun.h"
 
@@ -25,6 +27,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef IORING_OP_READ_MULTISHOT
+#define IORING_OP_READ_MULTISHOT 49 /* include/uapi/linux/io_uring.h, Linux 6.7 */
+#endif
 
 /* Pool sizes. Plain: enough reads in flight to ride out a burst of
  * 1500-byte packets between two loop steps (the TUN queue holds 500).
@@ -45,11 +51,12 @@ enum tun_op {
     OP_READ = 1,
     OP_WRITE = 2,
     OP_CANCEL = 3,
+    OP_MSHOT = 4,
 };
 
 enum rx_state {
     RX_IDLE,  /* not armed (closing, SQ was full, or stopped on errors) */
-    RX_ARMED, /* read in flight */
+    RX_ARMED, /* read in flight, or in the provided-buffer ring */
     RX_READY, /* completed, queued for the owner */
     RX_HELD,  /* lent to the owner */
 };
@@ -84,6 +91,14 @@ struct mpx_tun {
     uint32_t *tx_len;
     uint32_t *tx_free; /* stack of free transmit slots */
     unsigned n_tx_free;
+
+    /* Multishot receive: the provided-buffer ring and its state. */
+    struct io_uring_buf_ring *br;
+    unsigned br_entries; /* power of two >= n_rx */
+    unsigned br_avail;   /* buffers in the ring */
+    bool mshot;          /* receiving with the multishot read */
+    bool mshot_armed;    /* it is in flight */
+    bool mshot_ok;       /* it has delivered a packet: the kernel has the opcode */
 
     unsigned rx_inflight, tx_inflight, cancel_inflight;
     bool closing;
@@ -128,8 +143,82 @@ static void arm_rx(struct mpx_tun *t, unsigned i)
     t->rx_inflight++;
 }
 
+/* Give receive buffer |i| to the provided-buffer ring (multishot mode). */
+static void br_give(struct mpx_tun *t, unsigned i)
+{
+    io_uring_buf_ring_add(t->br, slot_ptr(t, i), (unsigned)(t->hdr + t->buf_size + 1),
+                          (unsigned short)i, io_uring_buf_ring_mask(t->br_entries), 0);
+    io_uring_buf_ring_advance(t->br, 1);
+    t->rx_state[i] = RX_ARMED;
+    t->br_avail++;
+}
+
+/* Queue the multishot read unless it runs already or has no buffer to
+ * fill; on a full SQ, mpx_tun_rx_next() retries. */
+static void arm_mshot(struct mpx_tun *t)
+{
+    if (t->mshot_armed || t->closing || t->br_avail == 0 || t->rx_errs >= RX_ERR_STOP)
+        return;
+    struct io_uring_sqe *sqe = mpx_uloop_sqe(t->l);
+    if (!sqe) {
+        t->st.rx_rearm_fail++;
+        return;
+    }
+    io_uring_prep_rw(IORING_OP_READ_MULTISHOT, sqe, t->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = t->src;
+    io_uring_sqe_set_data64(sqe, mpx_uloop_ud(t->src, OP_MSHOT, 0));
+    t->mshot_armed = true;
+    t->rx_inflight++;
+}
+
+/* Register the n_rx receive buffers as a provided-buffer ring (group = our
+ * source id). 0, or -errno: then one read per buffer. */
+static int mshot_setup(struct mpx_tun *t)
+{
+    unsigned n = 1;
+    void *mem;
+    while (n < t->n_rx)
+        n <<= 1;
+    if (n > 32768) /* the kernel's limit on ring entries */
+        return -EINVAL;
+    if (posix_memalign(&mem, 4096, n * sizeof(struct io_uring_buf)) != 0)
+        return -ENOMEM;
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uint64_t)(uintptr_t)mem, .ring_entries = n, .bgid = t->src};
+    int ret = io_uring_register_buf_ring(&t->l->ring, &reg, 0);
+    if (ret < 0) {
+        free(mem);
+        return ret;
+    }
+    t->br = mem;
+    t->br_entries = n;
+    t->mshot = true;
+    t->st.rx_multishot = 1;
+    io_uring_buf_ring_init(t->br);
+    for (unsigned i = 0; i < t->n_rx; i++)
+        br_give(t, i);
+    return 0;
+}
+
+static void mshot_drop(struct mpx_tun *t)
+{
+    if (!t->br)
+        return;
+    io_uring_unregister_buf_ring(&t->l->ring, t->src);
+    free(t->br);
+    t->br = NULL;
+    t->mshot = false;
+    t->br_avail = 0;
+    t->st.rx_multishot = 0;
+}
+
 static void rearm_idle(struct mpx_tun *t)
 {
+    if (t->mshot) {
+        arm_mshot(t);
+        return;
+    }
     if (t->rx_idle == 0 || t->closing || t->rx_errs >= RX_ERR_STOP)
         return;
     for (unsigned i = 0; i < t->n_rx && t->rx_idle > 0; i++) {
@@ -142,29 +231,10 @@ static void rearm_idle(struct mpx_tun *t)
     }
 }
 
-static void on_read(struct mpx_tun *t, uint32_t i, int32_t res)
+static void rx_count_err(struct mpx_tun *t, int32_t res)
 {
-    t->rx_inflight--;
-    if (i >= t->n_rx || t->rx_state[i] != RX_ARMED)
-        return;
-    /* A packet longer than buf_size: TUN copies what fits and returns
-     * that, silently. Reads ask for one byte more than buf_size, so a
-     * full read means truncation: drop it rather than hand on half a
-     * packet. */
-    if (res > 0 && (size_t)res > t->hdr + t->buf_size) {
-        t->st.rx_trunc++;
-    } else if (res >= 0 && (unsigned)res >= t->hdr) {
-        t->rx_errs = 0;
-        t->rx_len[i] = (uint32_t)res;
-        t->rx_state[i] = RX_READY;
-        t->ready[(t->rq_head + t->rq_n) % t->n_rx] = i;
-        t->rq_n++;
-        t->st.rx_pkts++;
-        t->st.rx_bytes += (uint64_t)res - t->hdr;
-        return;
-    }
     if (res >= 0) {
-        t->st.rx_short += (size_t)res < t->hdr;
+        t->st.rx_short++;
     } else if (res == -EAGAIN) {
         t->st.rx_again++;
     } else if (res != -EINTR && res != -ECANCELED) {
@@ -172,6 +242,41 @@ static void on_read(struct mpx_tun *t, uint32_t i, int32_t res)
         t->st.last_err = res;
         t->rx_errs++;
     }
+}
+
+/* A read into receive buffer |i| completed with |res|: queue the packet
+ * for the owner (true), or count why not (false: the buffer is free). */
+static bool rx_take(struct mpx_tun *t, uint32_t i, int32_t res)
+{
+    /* A packet longer than buf_size: TUN copies what fits and returns
+     * that, silently. Reads ask for one byte more than buf_size, so a
+     * full read means truncation: drop it rather than hand on half a
+     * packet. */
+    if (res > 0 && (size_t)res > t->hdr + t->buf_size) {
+        t->st.rx_trunc++;
+        return false;
+    }
+    if (res < 0 || (unsigned)res < t->hdr) {
+        rx_count_err(t, res);
+        return false;
+    }
+    t->rx_errs = 0;
+    t->rx_len[i] = (uint32_t)res;
+    t->rx_state[i] = RX_READY;
+    t->ready[(t->rq_head + t->rq_n) % t->n_rx] = i;
+    t->rq_n++;
+    t->st.rx_pkts++;
+    t->st.rx_bytes += (uint64_t)res - t->hdr;
+    return true;
+}
+
+static void on_read(struct mpx_tun *t, uint32_t i, int32_t res)
+{
+    t->rx_inflight--;
+    if (i >= t->n_rx || t->rx_state[i] != RX_ARMED)
+        return;
+    if (rx_take(t, i, res))
+        return;
     /* Re-arm, unless closing or the fd keeps failing (device gone). */
     if (t->closing || t->rx_errs >= RX_ERR_STOP) {
         t->rx_state[i] = RX_IDLE;
@@ -179,6 +284,38 @@ static void on_read(struct mpx_tun *t, uint32_t i, int32_t res)
         return;
     }
     arm_rx(t, i);
+}
+
+/* A completion of the multishot read. Without IORING_CQE_F_MORE it has
+ * stopped (no buffer left: -ENOBUFS, an error, cancellation) and is
+ * queued again once it has a buffer. */
+static void on_mshot(struct mpx_tun *t, int32_t res, uint32_t flags)
+{
+    if (!(flags & IORING_CQE_F_MORE)) {
+        t->rx_inflight--;
+        t->mshot_armed = false;
+    }
+    if (flags & IORING_CQE_F_BUFFER) {
+        uint32_t i = flags >> IORING_CQE_BUFFER_SHIFT;
+        if (i < t->n_rx && t->rx_state[i] == RX_ARMED) {
+            t->br_avail--;
+            t->mshot_ok = true;
+            if (!rx_take(t, i, res))
+                br_give(t, i); /* truncated: straight back to the ring */
+        }
+    } else if (res == -EINVAL && !t->mshot_ok && !t->mshot_armed) {
+        /* No READ_MULTISHOT in this kernel: one read per buffer. */
+        mshot_drop(t);
+        for (unsigned i = 0; i < t->n_rx; i++)
+            if (t->rx_state[i] == RX_ARMED)
+                arm_rx(t, i);
+        return;
+    } else if (res == -ENOBUFS) {
+        t->st.rx_nobufs++;
+    } else {
+        rx_count_err(t, res);
+    }
+    arm_mshot(t);
 }
 
 static void on_write(struct mpx_tun *t, uint32_t i, int32_t res)
@@ -200,13 +337,15 @@ static void on_write(struct mpx_tun *t, uint32_t i, int32_t res)
 static void on_cqe(void *ctx, uint8_t op, uint32_t idx, int32_t res, uint32_t flags)
 {
     struct mpx_tun *t = ctx;
-    (void)flags;
     switch (op) {
     case OP_READ:
         on_read(t, idx, res);
         break;
     case OP_WRITE:
         on_write(t, idx, res);
+        break;
+    case OP_MSHOT:
+        on_mshot(t, res, flags);
         break;
     case OP_CANCEL:
         t->cancel_inflight--;
@@ -324,6 +463,7 @@ static int alloc_pool(struct mpx_tun *t)
 
 static void free_tun(struct mpx_tun *t)
 {
+    mshot_drop(t);
     if (t->fixed_idx >= 0)
         mpx_uloop_buf_unregister(t->l, (unsigned)t->fixed_idx, 1);
     if (t->src)
@@ -387,6 +527,10 @@ static int tun_start(struct mpx_tun *t)
     if ((ret = mpx_uloop_src_add(t->l, on_cqe, t)) < 0)
         return ret;
     t->src = (uint16_t)ret;
+    if (!(t->flags & MPX_TUN_F_NO_MSHOT) && mshot_setup(t) == 0) {
+        arm_mshot(t);
+        return 0;
+    }
     for (unsigned i = 0; i < t->n_rx; i++)
         arm_rx(t, i);
     return 0;
@@ -525,6 +669,11 @@ void mpx_tun_rx_release(struct mpx_tun *t, uint32_t id)
 {
     if (id >= t->n_rx || t->rx_state[id] != RX_HELD)
         return;
+    if (t->mshot && !t->closing) {
+        br_give(t, id);
+        arm_mshot(t);
+        return;
+    }
     if (t->closing || t->rx_errs >= RX_ERR_STOP) {
         t->rx_state[id] = RX_IDLE;
         t->rx_idle++;

@@ -12,8 +12,16 @@
  *
  * I/O model (shim.md section 1.7): a pool of packet buffers, registered
  * with io_uring as one fixed buffer when the loop allows it.
- *  - n_rx reads (READ_FIXED) are kept in flight, one per receive buffer.
- *    A completed read is queued; the owner takes packets with
+ *  - Receive: where the kernel has it (Linux 6.7), ONE multishot read
+ *    (IORING_OP_READ_MULTISHOT) over a provided-buffer ring holding the
+ *    n_rx receive buffers; else n_rx reads (READ_FIXED) in flight, one per
+ *    buffer. Several reads in flight on one TUN reorder packets under
+ *    load: a packet wakes every armed read, the losers get -EAGAIN a
+ *    second time and io_uring punts them to io-wq workers, which dequeue
+ *    packets in order but may post their completions in any order (seen
+ *    as 64 KB GSO segments overtaking each other, the kernel sender then
+ *    recovering by RTO). The multishot read posts its completions in
+ *    dequeue order. A completed read is queued; the owner takes packets with
  *    mpx_tun_rx_next() (zero-copy: the buffer stays the owner's) and gives
  *    each back with mpx_tun_rx_release(), which re-arms its read, or uses
  *    mpx_tun_poll() which does both around a callback. Re-armed reads are
@@ -49,6 +57,7 @@
 #define MPX_TUN_F_UP       0x04u /* set the link up after opening */
 #define MPX_TUN_F_NONBLOCK 0x08u /* O_NONBLOCK on the fd (see above) */
 #define MPX_TUN_F_NO_FIXED 0x10u /* plain READ/WRITE, no registered buffers */
+#define MPX_TUN_F_NO_MSHOT 0x20u /* one read per buffer even where multishot exists */
 
 /* Offloads for mpx_tun_set_offload: the values of linux/if_tun.h TUN_F_*. */
 #define MPX_TUN_OFF_CSUM    0x01u /* we accept partial checksums (NEEDS_CSUM) */
@@ -87,9 +96,11 @@ struct mpx_tun_stats {
     uint64_t rx_again;      /* reads that completed with -EAGAIN (O_NONBLOCK fd), re-armed */
     uint64_t rx_rearm_fail; /* SQ full when re-arming (retried later) */
     uint64_t tx_pkts, tx_bytes;
-    uint64_t tx_err;   /* writes that failed or were partial */
-    uint64_t tx_nobuf; /* mpx_tun_tx_buf found no free buffer */
-    int last_err;      /* last -errno seen on the fd */
+    uint64_t tx_err;    /* writes that failed or were partial */
+    uint64_t tx_nobuf;  /* mpx_tun_tx_buf found no free buffer */
+    int last_err;       /* last -errno seen on the fd */
+    uint64_t rx_nobufs; /* multishot read stopped: every receive buffer was lent out */
+    int rx_multishot;   /* 1: receiving with one multishot read, 0: a read per buffer */
 };
 
 struct mpx_tun;
