@@ -164,6 +164,56 @@ MPX_TEST(dconfig_runtime_restrictions)
     CHECK(!mpx_dcfg_key_known("nope"));
 }
 
+/* What `mptcpext set` may change while the daemon runs, and the message
+ * for what it may not (the stack takes buffers, checksum and mptcp when it
+ * is created). */
+MPX_TEST(dconfig_runtime_keys_table)
+{
+    static const struct {
+        const char *key, *value;
+        int rc;
+    } cases[] = {
+        {"scheduler", "redundant", 0},     {"cc", "lia", 0},
+        {"log-level", "debug", 0},         {"extkey", "never", 0},
+        {"limits", "subflows 3", 0},       {"events-interval", "50", 0},
+        {"add-addr-timeout", "30", 0},     {"path-manager", "userspace", 0},
+        {"sndbuf", "8M", -EPERM},          {"rcvbuf", "1M", -EPERM},
+        {"checksum", "on", -EPERM},        {"mptcp", "off", -EPERM},
+        {"addr", "10.0.0.2", -EPERM},      {"pcap", "/tmp/x.pcap", -EPERM},
+        {"scheduler", "fastest", -EINVAL}, {"cc", "bbr", -EINVAL},
+        {"log-level", "loud", -EINVAL},    {"extkey", "always", -EINVAL},
+    };
+    struct mpx_dcfg cfg;
+    char err[256];
+
+    mpx_dcfg_init(&cfg);
+    cfg.running = true;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = mpx_dcfg_set(&cfg, cases[i].key, cases[i].value, err, sizeof(err));
+        CHECK_INT(rc, cases[i].rc);
+        CHECK(mpx_dcfg_key_runtime(cases[i].key) == (cases[i].rc != -EPERM));
+        if (rc == -EPERM)
+            CHECK(strstr(err, "can only be set at start") != NULL);
+    }
+    CHECK(!mpx_dcfg_key_runtime("nope"));
+    CHECK(strcmp(cfg.scheduler, "redundant") == 0 && strcmp(cfg.cc, "lia") == 0);
+    CHECK_INT(cfg.log_level, MPX_DLOG_DEBUG);
+    CHECK_INT(cfg.extkey_policy, MPX_RPC_EXTKEY_NEVER);
+    CHECK_INT(cfg.sndbuf, 4u << 20); /* refused: unchanged */
+    CHECK(!cfg.checksum && cfg.mptcp);
+    CHECK_INT(mpx_dcfg_set(&cfg, "sndbuf", "8M", err, sizeof(err)), -EPERM);
+    CHECK(strcmp(err,
+                 "sndbuf can only be set at start (the stack takes it when mptcpextd "
+                 "starts: put it in the config file or on the command line and restart)") == 0);
+    CHECK_INT(mpx_dcfg_set(&cfg, "cc", "bbr", err, sizeof(err)), -EINVAL);
+    CHECK(strcmp(err, "cc: unknown \"bbr\" (cubic, reno, lia)") == 0);
+    /* before start the same keys are accepted */
+    mpx_dcfg_init(&cfg);
+    CHECK_INT(mpx_dcfg_set(&cfg, "sndbuf", "8M", err, sizeof(err)), 0);
+    CHECK_INT(mpx_dcfg_set(&cfg, "checksum", "on", err, sizeof(err)), 0);
+    CHECK(cfg.sndbuf == 8u << 20 && cfg.checksum);
+}
+
 MPX_TEST(dconfig_long_line_rejected)
 {
     struct mpx_dcfg cfg;

@@ -221,9 +221,10 @@ MPX_TEST(mptcp_extkey_require_vs_rfc8684_responder)
     ek_free(pr);
 }
 
-/* A Linux-like peer answers an E SYN with a plain SYN/ACK: PREFER counts
- * the miss and caches the destination; the next connection offers RFC
- * 8684 at once and is multipath-capable. */
+/* A Linux-like peer answers an E SYN with a plain SYN/ACK: PREFER resets
+ * that attempt, retries once in RFC 8684 form (so this very connection is
+ * multipath-capable), counts the miss and caches the destination; the
+ * next connection offers RFC 8684 at once. */
 MPX_TEST(mptcp_extkey_prefer_vs_linux_cache)
 {
     struct ek_pair *pr = ek_new(4, MPX_EXT_PREFER, MPX_EXT_NEVER, true);
@@ -231,7 +232,13 @@ MPX_TEST(mptcp_extkey_prefer_vs_linux_cache)
     REQUIRE(cid > 0 && sid > 0);
     CHECK(ek_xfer(pr, cid, sid, 500));
     CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPExtKeyRetryNoE, 1);
-    CHECK(!ek_client_sent_key(pr));
+    const struct ek_rec *s1 = ek_mpc(pr, 0, 0), *s2 = ek_mpc(pr, 0, 1);
+    REQUIRE(s1 && s2);
+    CHECK_EQ(s1->b3, MPX_MPC_F_E | MPX_MPC_F_H);
+    CHECK_EQ(s2->b3, MPX_MPC_F_H); /* the retry */
+    struct mpx_conn_info c1;
+    REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &c1) == 0);
+    CHECK(c1.mptcp && !c1.ext_keys);
     pr->nrec = 0;
     long cid2, sid2 = ek_connect(pr, &cid2);
     REQUIRE(cid2 > 0 && sid2 > 0);
@@ -364,8 +371,8 @@ MPX_TEST(mptcp_extkey_no_fastclose_without_key)
 }
 
 /* The same raw key on both ends (NOTES D18, D20): joins are
- * authenticated with it, the connection becomes multipath; a different
- * key on the server makes the SYN/ACK HMAC fail. */
+ * authenticated with it, the connection becomes multipath; with a
+ * different key on the server NEW_KEY never confirms and no join goes. */
 MPX_TEST(mptcp_extkey_set_key_joins)
 {
     static const uint8_t key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
@@ -389,7 +396,10 @@ MPX_TEST(mptcp_extkey_set_key_joins)
         struct mpx_conn_info ci;
         REQUIRE(mpx_conn_get_info(pr->b.st[0], (uint32_t)cid, &ci) == 0);
         CHECK_EQ(ci.subflows, bad ? 1 : 2);
-        CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPJoinSynAckHMacFailure, (uint64_t)bad);
+        /* a different key never gets confirmed (NEW_KEY does not
+         * verify, NOTES D13): no join is even tried */
+        CHECK_EQ(mpx_stack_mib(pr->b.st[0])->MPJoinSynTx, (uint64_t)!bad);
+        CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPNewKeyMismatch > 0, bad);
         CHECK_EQ(mpx_stack_mib(pr->b.st[1])->MPJoinAckRx, (uint64_t)!bad);
         CHECK(ek_xfer(pr, cid, sid, 4000));
         ek_free(pr);

@@ -277,6 +277,10 @@ static int host_init(struct msim *h, int k, bool no_mptcp, bool csum)
         cfg.max_subflows = p->max_subflows;
     cfg.scheduler = p->scheduler;
     cfg.dss_elide = !p->no_elide;
+    cfg.ext_policy = p->ext_policy[k];
+    cfg.ext_ignore_like_linux = k == 1 && p->ext_server_like_linux;
+    if (p->ext_grace_ns)
+        cfg.ext_grace_ns = p->ext_grace_ns;
     if (p->cc)
         cfg.tcp.cc = mpx_cc_find(p->cc);
     for (int i = 0; i < 32; i++)

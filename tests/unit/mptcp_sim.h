@@ -54,6 +54,12 @@ struct msim_params {
     msim_hook_fn setup_hook; /* after the topology is built */
     msim_filter_fn filter;   /* NULL = none; gets hook_arg */
     void *hook_arg;
+    /* external keys: policy of host k (0 = client), the server ignoring
+     * an E MP_CAPABLE like Linux, grace period of rotated keys (0 =
+     * default); keys are installed by the test (setup_hook + mpx_sim_at) */
+    enum mpx_ext_policy ext_policy[2];
+    bool ext_server_like_linux;
+    uint64_t ext_grace_ns;
 };
 
 struct msim_result {

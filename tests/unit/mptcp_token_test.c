@@ -89,26 +89,26 @@ MPX_TEST(mptcp_token_key_scheme_vectors)
     const struct mpx_key_ops *k = &mpx_key_ops_rfc8684;
     uint8_t h[32], h160[20], want[20];
     /* SYN/ACK (sent by B): HMAC(Key_B||Key_A, R_B||R_A), leftmost 64 */
-    REQUIRE(k->join_hmac(&b, true, 0x05060708, 0x01020304, h) == 0);
+    REQUIRE(k->join_hmac(&b, 0, true, 0x05060708, 0x01020304, h) == 0);
     CHECK_EQ(mpx_trunc_left64(h), 0x65ee096833f661d9ull);
     /* A verifies the same value with the peer first */
-    REQUIRE(k->join_hmac(&a, false, 0x05060708, 0x01020304, h) == 0);
+    REQUIRE(k->join_hmac(&a, 0, false, 0x05060708, 0x01020304, h) == 0);
     CHECK_EQ(mpx_trunc_left64(h), 0x65ee096833f661d9ull);
     /* third ACK (sent by A): HMAC(Key_A||Key_B, R_A||R_B), leftmost 160 */
-    REQUIRE(k->join_hmac(&a, true, 0x01020304, 0x05060708, h) == 0);
+    REQUIRE(k->join_hmac(&a, 0, true, 0x01020304, 0x05060708, h) == 0);
     mpx_trunc_left160(h, h160);
     REQUIRE(mpx_test_unhex("24bdde08dfc55c9b4185e1b56b2f89db241ac0f2", want, 20) == 20);
     CHECK_MEM(h160, want, 20);
     /* ADD_ADDR from A, id 1, 10.0.2.1, without and with port 8080 */
     struct mpx_addr ad = mpx_addr_v4(0x0a000201u);
     uint64_t v;
-    REQUIRE(k->add_addr_hmac(&a, true, 1, &ad, 0, &v) == 0);
+    REQUIRE(k->add_addr_hmac(&a, 0, true, 1, &ad, 0, &v) == 0);
     CHECK_EQ(v, 0x014b3007310c639cull);
-    REQUIRE(k->add_addr_hmac(&b, false, 1, &ad, 8080, &v) == 0);
+    REQUIRE(k->add_addr_hmac(&b, 0, false, 1, &ad, 8080, &v) == 0);
     CHECK_EQ(v, 0xb08c3eb910379895ull);
     /* MP_FASTCLOSE carries the receiver's key */
     struct mpx_opt_fastclose fc;
-    k->fill_fastclose(&a, &fc);
+    k->fill_fastclose(&a, 0, &fc);
     CHECK_EQ(fc.key, b.keys.lkey);
     CHECK(k->fastclose_ok(&b, &fc));
     fc.key ^= 1;

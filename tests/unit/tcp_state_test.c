@@ -254,6 +254,26 @@ MPX_TEST(tcp_rst_reply_when_closed)
     tt_free(&x);
 }
 
+/* An abort's RST (seq = SND.MAX, ACK) is not replaced by the reply RST
+ * to a segment that arrives before it went out (seq = SEG.ACK): the peer
+ * must get the one it accepts (MP_FASTCLOSE rides on it). */
+MPX_TEST(tcp_rst_abort_not_replaced_by_reply)
+{
+    struct tt x;
+    tt_init(&x, NULL);
+    tt_client_established(&x, false);
+    REQUIRE(mpx_tcp_send(x.c, "abcdefgh", 8, x.now) == 8);
+    tt_drain(&x);
+    CHECK_INT(mpx_tcp_abort(x.c, x.now), 0);
+    struct tt_seg late = {.flags = ACKF, .seq = TT_PISS + 1, .ack = TT_ISS + 1};
+    tt_feed(&x, &late); /* an ACK of old data, sent before our RST */
+    REQUIRE(tt_out(&x) > 0);
+    CHECK(x.out.tcp.flags & MPX_TH_RST);
+    CHECK(x.out.tcp.flags & ACKF);
+    CHECK_EQ(x.out.tcp.seq, TT_ISS + 1 + 8);
+    tt_free(&x);
+}
+
 enum { TO_EST, TO_FW1, TO_FW2, TO_CW, TO_LA, TO_CLOSING, TO_TW, TO_SYNRCV };
 
 /* Drive a fresh connection into the state |to|. */

@@ -82,13 +82,14 @@ struct mpx_key_ops {
     int (*recv_mpc)(struct mpx_msk *m, const struct mpx_opt_mpc *o);
     /* HMAC-SHA256(Key_first || Key_second, R_first || R_second) with
      * first = local when |local_first| (RFC 8684 section 3.2). */
-    int (*join_hmac)(const struct mpx_msk *m, bool local_first, uint32_t r_first, uint32_t r_second,
-                     uint8_t out[32]);
+    int (*join_hmac)(const struct mpx_msk *m, int k, bool local_first, uint32_t r_first,
+                     uint32_t r_second, uint8_t out[32]);
     /* ADD_ADDR truncated HMAC (section 3.4.1), sender = local if |local|. */
-    int (*add_addr_hmac)(const struct mpx_msk *m, bool local, uint8_t id,
+    int (*add_addr_hmac)(const struct mpx_msk *m, int k, bool local, uint8_t id,
                          const struct mpx_addr *addr, uint16_t port, uint64_t *out);
-    /* MP_FASTCLOSE: the value we send, and the check of a received one. */
-    void (*fill_fastclose)(const struct mpx_msk *m, struct mpx_opt_fastclose *o);
+    /* MP_FASTCLOSE: the value we send, and the check of a received one.
+     * |k|: the external key id (ignored by RFC 8684), as for the HMACs. */
+    void (*fill_fastclose)(const struct mpx_msk *m, int k, struct mpx_opt_fastclose *o);
     bool (*fastclose_ok)(const struct mpx_msk *m, const struct mpx_opt_fastclose *o);
 };
 
@@ -107,6 +108,41 @@ struct mpx_ext_cache_ent {
     struct mpx_addr addr;
     uint16_t port;
     uint64_t until; /* 0 = free */
+};
+
+/*
+ * External keys of one connection (draft section 4.2, NOTES D13-D17):
+ * two slots, selected by K. Key n lives in slot n & 1. A slot's key is
+ * "installed" when the owner gave it (or the ratchet made it): incoming
+ * options keyed by it are accepted (D17 DECIDED). It is "confirmed" when
+ * the peer proved it holds it (its NEW_KEY, or a verified join, ADD_ADDR
+ * or FASTCLOSE with that K, D13): only then do we use it ourselves.
+ */
+#define MPX_NK_TRIES   6 /* NEW_KEY transmissions before giving up (D15) */
+#define MPX_NK_ANSWERS 3 /* answers to duplicates per key (D14 DECIDED) */
+#define MPX_NK_RTO_MIN (200ull * 1000000ull)
+struct mpx_ext_slot {
+    bool installed, confirmed;
+    bool tx_due;        /* NEW_KEY goes on the next pure ACK */
+    bool given_up;      /* MPX_NK_TRIES sent, never confirmed */
+    uint8_t len;        /* 16..64 (NOTES D18) */
+    uint8_t tx_n;       /* NEW_KEY (re)transmissions asked for */
+    uint8_t sent;       /* NEW_KEYs that went on the wire */
+    uint32_t tx_sf;     /* id + 1 of the subflow chosen to carry it, 0: any (D30) */
+    bool answering;     /* the due NEW_KEY answers a duplicate (D14 b) */
+    uint8_t answers;    /* D14 (b) answers so far */
+    uint32_t gen;       /* key generation (rotations) */
+    uint64_t rtx_at;    /* next NEW_KEY retransmission (0 = off) */
+    uint64_t answer_at; /* no answer before (D14: once per RTO) */
+    uint64_t retire_at; /* grace period end of a replaced key (0 = none) */
+    uint8_t bytes[MPX_EXT_KEY_MAX];
+};
+
+struct mpx_ext_keys {
+    struct mpx_ext_slot slot[2];
+    uint8_t cur;     /* K that new joins/ADD_ADDR use once its slot is confirmed */
+    bool rx_held[2]; /* D14 (a): an unverifiable NEW_KEY value per K */
+    uint64_t rx_val[2];
 };
 
 struct mpx_sf {
@@ -138,6 +174,7 @@ struct mpx_sf {
     uint8_t local_id, remote_id;
     uint8_t syn_tx; /* SYNs built (MP_CAPABLE dropped after a few) */
     uint32_t lnonce, rnonce;
+    uint8_t key_id; /* E mode: K of this subflow's MP_JOIN (D20, D21) */
     int error;
     /* tx */
     struct mpx_map_ring tx;
@@ -180,10 +217,9 @@ struct mpx_msk {
     struct mpx_keys keys;
     enum mpx_ext_policy ext_policy; /* client: what this connection asked */
     bool ext;                       /* E offered (client) / negotiated */
-    bool ext_key;                   /* an external key is active (D17) */
-    uint8_t ext_key_len;            /* key id 0 (K = 0), NOTES D16/D18 */
-    uint8_t ext_key_bytes[MPX_EXT_KEY_MAX];
-    bool token_in; /* local token in the stack table */
+    struct mpx_ext_keys ek;         /* external keys (mptcp_newkey.c) */
+    bool ext_retry;                 /* PREFER: restart the SYN without E */
+    bool token_in;                  /* local token in the stack table */
     bool server;
     bool mptcp;      /* negotiated */
     bool fallback;   /* plain TCP on sf[0] */
@@ -239,8 +275,18 @@ struct mpx_msk {
      * armed while data is not DATA_ACKed, restarted by DATA_ACK progress */
     /* socket options of the connection (mpx_conn_set_*) */
     bool nodelay, cork, keepalive;
+    uint64_t cork_at;            /* TCP_CORK: a held partial segment goes then (0 = none) */
+    bool cork_expired;           /* ... and it went: the tail is sendable until gone */
     const struct mpx_cc_ops *cc; /* NULL: the stack's template */
-    uint64_t rtx_at;             /* 0 = off */
+    /* TCP_KEEPIDLE/INTVL (ns), TCP_KEEPCNT, IP_TOS/IPV6_TCLASS, IP_TTL:
+     * copied into every subflow (mpx_sf_new) and set on live ones */
+    uint64_t keep_idle, keep_intvl;
+    uint8_t keep_cnt, tos, ttl;
+    bool linger_abort;      /* SO_LINGER {1, 0}: close() is an abort */
+    uint64_t user_timeout;  /* TCP_USER_TIMEOUT, ns, 0 = off */
+    uint64_t unacked_since; /* ns: when the oldest unacknowledged data was
+                             * first outstanding (0 = nothing outstanding) */
+    uint64_t rtx_at;        /* 0 = off */
     uint8_t rtx_backoff;
     uint32_t rtx_fired;
     uint64_t retransmits;                    /* reinjection decisions carried out */
@@ -257,6 +303,7 @@ struct mpx_stack {
     struct mpx_addr local[MPX_STACK_MAX_ADDRS];
     uint8_t n_local;
     uint16_t listen[MPX_STACK_LISTEN];
+    uint8_t listen_policy[MPX_STACK_LISTEN]; /* enum mpx_ext_policy of each listener */
     uint8_t n_listen;
     struct mpx_token_table tokens;
     struct mpx_sf *hash[MPX_STACK_HASH];
@@ -303,10 +350,44 @@ bool mpx_stack_ext_cached(const struct mpx_stack *st, const struct mpx_addr *a, 
                           uint64_t now);
 void mpx_stack_ext_cache_add(struct mpx_stack *st, const struct mpx_addr *a, uint16_t port,
                              uint64_t now);
-/* Whether the connection may authenticate (MP_JOIN, ADD_ADDR, PM). */
+/* Whether the connection may authenticate (MP_JOIN, ADD_ADDR, PM):
+ * RFC 8684 always, E mode once a key is confirmed by both sides. */
 bool mpx_msk_can_auth(const struct mpx_msk *m);
-/* Erase the external key (at retirement and connection end). */
+/* Erase every external key (connection end). */
 void mpx_msk_ext_key_erase(struct mpx_msk *m);
+
+/* mptcp_newkey.c: the external keys' life (NOTES D11-D17) */
+/* Key bytes of slot |k| if installed, else NULL. */
+const uint8_t *mpx_ek_key(const struct mpx_msk *m, int k, size_t *len);
+/* The K our new joins and ADD_ADDR use (a confirmed key), -1 if none. */
+int mpx_ek_tx_k(const struct mpx_msk *m);
+/* The K for an MP_FASTCLOSE: the confirmed key, else an installed one
+ * (an abort is the last word: worth trying), -1 if none. */
+int mpx_ek_fastclose_k(const struct mpx_msk *m);
+/* A verified option used key K: the peer holds it (D13, D17). */
+void mpx_ek_confirm(struct mpx_msk *m, int k, uint64_t now);
+/* HMAC-SHA256(Token_snd || Token_rcv, ExtKey_K), "local" = we send
+ * (mptcp_keys.c): NEW_KEY and MP_FASTCLOSE values come from it. */
+int mpx_ek_token_hmac(const struct mpx_msk *m, int k, bool local, uint8_t out[32]);
+/* Install |len| bytes as the first key (K = 0). */
+int mpx_ek_install(struct mpx_msk *m, const uint8_t *key, size_t len, uint64_t now);
+/* DESIGN decision 6: HKDF(IKM = psk, salt = Token_i || Token_r,
+ * info = "mptcpext psk", L = 32), installed as the first key. */
+int mpx_ek_install_psk(struct mpx_msk *m, const uint8_t *psk, size_t len, uint64_t now);
+int mpx_ek_rotate(struct mpx_msk *m, uint64_t now);
+/* NEW_KEY received on |sf|. */
+void mpx_ek_rx_new_key(struct mpx_sf *sf, const struct mpx_opt_new_key *nk, uint64_t now);
+/* Option hook, pure ACK of an established subflow: NEW_KEY if due. */
+void mpx_ek_hook(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg, struct mpx_tcp_opts *opts);
+/* Whether a NEW_KEY waits for a segment (the subflow asks for an ACK). */
+bool mpx_ek_tx_pending(const struct mpx_msk *m);
+uint64_t mpx_ek_deadline(const struct mpx_msk *m);
+void mpx_ek_timer(struct mpx_msk *m, uint64_t now);
+/* For mpx_conn_get_info. */
+void mpx_ek_info(const struct mpx_msk *m, struct mpx_conn_info *info);
+/* explicit_bzero without a syscall: a memset through a volatile pointer
+ * the compiler cannot drop. */
+void mpx_ek_wipe(void *p, size_t n);
 
 /* mptcp_conn.c */
 struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server);

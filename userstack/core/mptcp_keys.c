@@ -7,8 +7,6 @@
  */
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "conv.h"
 #include "crypto.h"
 #include "err.h"
@@ -63,9 +61,10 @@ static int recv_mpc(struct mpx_msk *m, const struct mpx_opt_mpc *o)
     }
 }
 
-static int join_hmac(const struct mpx_msk *m, bool local_first, uint32_t r_first, uint32_t r_second,
-                     uint8_t out[32])
+static int join_hmac(const struct mpx_msk *m, int k, bool local_first, uint32_t r_first,
+                     uint32_t r_second, uint8_t out[32])
 {
+    (void)k;
     uint8_t key[16], msg[8];
     uint64_t k1 = local_first ? m->keys.lkey : m->keys.rkey;
     uint64_t k2 = local_first ? m->keys.rkey : m->keys.lkey;
@@ -76,9 +75,10 @@ static int join_hmac(const struct mpx_msk *m, bool local_first, uint32_t r_first
 
 /* Section 3.4.1: HMAC(Key_sender || Key_receiver, ID || address || port),
  * port as two zero bytes when absent (Linux add_addr_generate_hmac). */
-static int add_addr_hmac(const struct mpx_msk *m, bool local, uint8_t id,
+static int add_addr_hmac(const struct mpx_msk *m, int k, bool local, uint8_t id,
                          const struct mpx_addr *addr, uint16_t port, uint64_t *out)
 {
+    (void)k;
     uint8_t key[16], msg[1 + 16 + 2], h[32];
     uint64_t k1 = local ? m->keys.lkey : m->keys.rkey;
     uint64_t k2 = local ? m->keys.rkey : m->keys.lkey;
@@ -94,8 +94,9 @@ static int add_addr_hmac(const struct mpx_msk *m, bool local, uint8_t id,
 }
 
 /* Section 3.5: "Option Receiver's Key". */
-static void fill_fastclose(const struct mpx_msk *m, struct mpx_opt_fastclose *o)
+static void fill_fastclose(const struct mpx_msk *m, int k, struct mpx_opt_fastclose *o)
 {
+    (void)k;
     o->key_id = false;
     o->key = m->keys.rkey;
 }
@@ -177,68 +178,89 @@ static int ext_recv_mpc(struct mpx_msk *m, const struct mpx_opt_mpc *o)
     }
 }
 
-/* No external key installed: nothing can be authenticated (draft section
- * 4.2, NOTES D17); the callers refuse joins and signals. */
 /* NOTES D20 (literal reading): HMAC-SHA256 keyed with ExtKey_K over the
- * RFC 8684 nonce order; without a key nothing can be authenticated (D17). */
-static int ext_join_hmac(const struct mpx_msk *m, bool local_first, uint32_t r_first,
+ * RFC 8684 nonce order; without key K nothing can be authenticated (D17):
+ * the callers refuse the join. */
+static int ext_join_hmac(const struct mpx_msk *m, int k, bool local_first, uint32_t r_first,
                          uint32_t r_second, uint8_t out[32])
 {
     (void)local_first;
     uint8_t msg[8];
-    if (!m->ext_key) {
+    size_t klen;
+    const uint8_t *key = mpx_ek_key(m, k, &klen);
+    if (!key) {
         memset(out, 0, 32);
         return MPX_ERR_PROTO;
     }
     mpx_put_be32(mpx_put_be32(msg, r_first), r_second);
-    return mpx_hmac_sha256(m->ext_key_bytes, m->ext_key_len, msg, sizeof(msg), out);
+    return mpx_hmac_sha256(key, klen, msg, sizeof(msg), out);
 }
 
 /* NOTES D23 DECIDED: rightmost 64 bits of HMAC(ExtKey_K, Token_snd ||
  * Token_rcv || id || addr || port), the tokens binding the direction so
  * that a reflected ADD_ADDR does not verify. */
-static int ext_add_addr_hmac(const struct mpx_msk *m, bool local, uint8_t id,
+static int ext_add_addr_hmac(const struct mpx_msk *m, int k, bool local, uint8_t id,
                              const struct mpx_addr *addr, uint16_t port, uint64_t *out)
 {
     uint8_t msg[4 + 4 + 1 + 16 + 2], h[32];
+    size_t klen;
+    const uint8_t *key = mpx_ek_key(m, k, &klen);
     *out = 0;
-    if (!m->ext_key)
+    if (!key)
         return MPX_ERR_PROTO;
     uint8_t *p = mpx_put_be32(msg, local ? m->keys.ltoken : m->keys.rtoken);
     p = mpx_put_be32(p, local ? m->keys.rtoken : m->keys.ltoken);
     *p++ = id;
     p = mpx_put_bytes(p, addr->a, mpx_addr_len(addr));
     p = mpx_put_be16(p, port);
-    int rv = mpx_hmac_sha256(m->ext_key_bytes, m->ext_key_len, msg, (size_t)(p - msg), h);
+    int rv = mpx_hmac_sha256(key, klen, msg, (size_t)(p - msg), h);
     if (rv < 0)
         return rv;
     *out = mpx_trunc_right64(h);
     return 0;
 }
 
-/* NOTES D22: leftmost 64 bits of HMAC(ExtKey_K, Token_snd || Token_rcv),
- * K set; 0 if it cannot be computed (never sent then). */
-static uint64_t ext_fastclose_value(const struct mpx_msk *m, bool local)
+/* HMAC-SHA256 with the 8 token bytes Token_snd || Token_rcv as the HMAC
+ * key and ExtKey_K as the message (draft section 4.2, NOTES D11 and the
+ * section 8.1 vectors): NEW_KEY takes its rightmost 64 bits (D12),
+ * MP_FASTCLOSE its leftmost (D22), so that a NEW_KEY seen on the wire is
+ * no FASTCLOSE. "local": we send. */
+int mpx_ek_token_hmac(const struct mpx_msk *m, int k, bool local, uint8_t out[32])
 {
-    uint8_t msg[8], h[32];
+    uint8_t msg[8];
+    size_t klen;
+    const uint8_t *key = mpx_ek_key(m, k, &klen);
+    if (!key)
+        return MPX_ERR_PROTO;
     mpx_put_be32(mpx_put_be32(msg, local ? m->keys.ltoken : m->keys.rtoken),
                  local ? m->keys.rtoken : m->keys.ltoken);
-    if (!m->ext_key || mpx_hmac_sha256(m->ext_key_bytes, m->ext_key_len, msg, 8, h) < 0)
-        return 0;
-    return mpx_trunc_left64(h);
+    return mpx_hmac_sha256(msg, sizeof(msg), key, klen, out);
 }
 
-/* Never sent without a key (mpx_msk_can_auth); the K bit marks the form. */
-static void ext_fill_fastclose(const struct mpx_msk *m, struct mpx_opt_fastclose *o)
+/* NOTES D22: leftmost 64 bits; 0 if it cannot be computed (never sent
+ * then: mpx_ek_fastclose_k). */
+static uint64_t ext_fastclose_value(const struct mpx_msk *m, int k, bool local)
 {
-    o->key_id = true;
-    o->key = ext_fastclose_value(m, true);
+    uint8_t h[32];
+    if (mpx_ek_token_hmac(m, k, local, h) < 0)
+        return 0;
+    uint64_t v = mpx_trunc_left64(h);
+    mpx_ek_wipe(h, sizeof(h));
+    return v;
 }
 
-/* NOTES D22: believed only when it verifies with the installed key. */
+static void ext_fill_fastclose(const struct mpx_msk *m, int k, struct mpx_opt_fastclose *o)
+{
+    o->key_id = k == 1;
+    o->key = ext_fastclose_value(m, k, true);
+}
+
+/* NOTES D22: believed only when it verifies with the key K names (any
+ * installed one, D17); the caller confirms K. */
 static bool ext_fastclose_ok(const struct mpx_msk *m, const struct mpx_opt_fastclose *o)
 {
-    return m->ext_key && o->key_id && o->key == ext_fastclose_value(m, false);
+    int k = o->key_id ? 1 : 0;
+    return mpx_ek_key(m, k, NULL) && o->key == ext_fastclose_value(m, k, false);
 }
 
 const struct mpx_key_ops mpx_key_ops_ext = {
@@ -254,13 +276,5 @@ const struct mpx_key_ops mpx_key_ops_ext = {
 
 bool mpx_msk_can_auth(const struct mpx_msk *m)
 {
-    return m->kops != &mpx_key_ops_ext || m->ext_key;
-}
-
-void mpx_msk_ext_key_erase(struct mpx_msk *m)
-{
-    /* OPENSSL_cleanse: a memset the compiler may not drop */
-    OPENSSL_cleanse(m->ext_key_bytes, sizeof(m->ext_key_bytes));
-    m->ext_key_len = 0;
-    m->ext_key = false;
+    return m->kops != &mpx_key_ops_ext || mpx_ek_tx_k(m) >= 0;
 }

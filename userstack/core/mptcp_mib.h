@@ -77,7 +77,21 @@
     X(MPExtKeyAccepted)                                                                            \
     X(MPExtKeyRetryNoE)                                                                            \
     X(MPExtKeyCacheHit)                                                                            \
-    X(MPJoinNoKeyRejected)
+    X(MPExtKeyRequirePlain) /* RFC 8684 SYN to a require listener: plain TCP */                    \
+    X(MPJoinNoKeyRejected)                                                                         \
+    X(MPNewKeyTx)          /* NEW_KEY sent for the first time (per key) */                         \
+    X(MPNewKeyRetrans)     /* NEW_KEY sent again (timer, NOTES D15) */                             \
+    X(MPNewKeyAnswer)      /* NEW_KEY re-sent to answer a duplicate (D14 b) */                     \
+    X(MPNewKeyRx)          /* NEW_KEY received */                                                  \
+    X(MPNewKeyConfirmed)   /* a key confirmed by the peer: active (D13) */                         \
+    X(MPNewKeyMismatch)    /* NEW_KEY not matching the installed key K */                          \
+    X(MPNewKeyEarly)       /* NEW_KEY before the local key: held (D14 a) */                        \
+    X(MPNewKeyGiveUp)      /* NEW_KEY never confirmed after its tries */                           \
+    X(MPExtKeyInstalled)   /* mpx_conn_set_key / set_psk */                                        \
+    X(MPExtKeyRotated)     /* rotations started (D16) */                                           \
+    X(MPExtKeyRetired)     /* old keys erased after their grace period */                          \
+    X(MPExtKeyOldKeyUsed)  /* join/ADD_ADDR verified with the retiring key */                      \
+    X(MPJoinKeyIdMismatch) /* MP_JOIN SYN/ACK or ACK echoing another K (D21) */
 
 struct mpx_mptcp_mib {
 #define MPX_MIB_FIELD(n) uint64_t n;

@@ -114,9 +114,14 @@ static void act_announce(struct mpx_msk *m, const struct mpx_pm_action *a, bool 
     o.u.add_addr.addr = pa->addr;
     o.u.add_addr.has_port = pa->port != 0;
     o.u.add_addr.port = pa->port;
+    /* E mode: the confirmed key's K (NOTES D21/D23; an echo carries the
+     * same K, the one in use: the PM does not keep the echoed option's) */
+    int k = m->kops == &mpx_key_ops_ext ? mpx_ek_tx_k(m) : 0;
+    o.u.add_addr.key_id = k == 1;
     if (!echo) {
         o.u.add_addr.has_hmac = true;
-        if (m->kops->add_addr_hmac(m, true, pa->id, &pa->addr, pa->port, &o.u.add_addr.hmac) < 0) {
+        uint64_t *h = &o.u.add_addr.hmac;
+        if (m->kops->add_addr_hmac(m, k, true, pa->id, &pa->addr, pa->port, h) < 0) {
             mpx_pm_on_tx_drop(&m->pm, a, now);
             return;
         }
@@ -195,6 +200,20 @@ void mpx_msk_pm_run(struct mpx_msk *m, uint64_t now)
 /* Called by the option hook on a segment that already has its DSS (if
  * any): adds what fits. A pure ACK gives up its DSS for an ADD_ADDR that
  * does not fit next to it (the next ACK carries the DATA_ACK). */
+/* The options fit the segment: 40 bytes, and with the payload no more
+ * than the MSS, since the engine sized the payload for its usual options
+ * only. An ADD_ADDR echo on a full data segment made a 1508-byte packet
+ * that a 1500-byte path dropped (ICMP frag needed; Linux kept resending
+ * its ADD_ADDR, tests/test_interop.py): such a signal waits for a pure
+ * ACK instead. */
+static bool sig_fits(const struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
+                     const struct mpx_tcp_opts *opts)
+{
+    int sp = mpx_tcp_opts_space(opts);
+    return sp >= 0 && sp <= MPX_TCP_MAX_OPT_LEN &&
+           seg->payload_len + (uint32_t)sp <= sf->tcp->mss_base;
+}
+
 void mpx_sf_hook_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
                         struct mpx_tcp_opts *opts)
 {
@@ -204,7 +223,7 @@ void mpx_sf_hook_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
         o.u.prio.backup = sf->backup;
         if (opts->n_mptcp < MPX_TCP_MAX_MPTCP) {
             opts->mptcp[opts->n_mptcp++] = o;
-            if (mpx_tcp_opts_space(opts) <= MPX_TCP_MAX_OPT_LEN)
+            if (sig_fits(sf, seg, opts))
                 sf->prio_pending = false; /* MPPrioTx: counted by the PM */
             else
                 opts->n_mptcp--;
@@ -216,12 +235,12 @@ void mpx_sf_hook_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
         bool fit = false;
         if (n0 < MPX_TCP_MAX_MPTCP) {
             opts->mptcp[opts->n_mptcp++] = *o;
-            fit = mpx_tcp_opts_space(opts) <= MPX_TCP_MAX_OPT_LEN;
+            fit = sig_fits(sf, seg, opts);
             if (!fit && !seg->payload_len && n0 == 1 &&
                 opts->mptcp[0].subtype == MPX_MPTCP_SUB_DSS && !opts->mptcp[0].u.dss.has_map) {
                 opts->mptcp[0] = *o; /* drop the DATA_ACK-only DSS */
                 opts->n_mptcp = 1;
-                fit = mpx_tcp_opts_space(opts) <= MPX_TCP_MAX_OPT_LEN;
+                fit = sig_fits(sf, seg, opts);
             }
         }
         if (!fit) {
@@ -257,10 +276,12 @@ static void rx_add_addr(struct mpx_sf *sf, const struct mpx_opt_add_addr *aa, ui
     uint64_t h;
     /* RFC 8684 section 3.4.1: HMAC keyed by the sender's key first; Linux
      * drops a mismatch silently */
-    if (m->kops->add_addr_hmac(m, false, pa.id, &pa.addr, pa.port, &h) < 0 || h != aa->hmac) {
+    int k = aa->key_id ? 1 : 0;
+    if (m->kops->add_addr_hmac(m, k, false, pa.id, &pa.addr, pa.port, &h) < 0 || h != aa->hmac) {
         m->st->mib.AddAddrDrop++;
         return;
     }
+    mpx_ek_confirm(m, k, now); /* NOTES D13/D17: the peer holds key K */
     struct mpx_stack_event ev = {.type = MPX_SEV_ANNOUNCED,
                                  .conn = m->id,
                                  .remote_id = pa.id,

@@ -21,6 +21,7 @@ void mpx_stack_config_default(struct mpx_stack_config *cfg)
     cfg->dss_elide = true;
     cfg->ext_policy = MPX_EXT_NEVER; /* explicit: see mptcp_stack.h */
     cfg->ext_cache_ns = 600ull * 1000000000ull;
+    cfg->ext_grace_ns = 60ull * 1000000000ull;
     mpx_tcp_config_default(&cfg->tcp);
 }
 
@@ -65,15 +66,36 @@ int mpx_stack_add_local(struct mpx_stack *st, const struct mpx_addr *addr)
     return 0;
 }
 
-int mpx_stack_listen(struct mpx_stack *st, uint16_t port)
+int mpx_stack_listen_ext(struct mpx_stack *st, uint16_t port, enum mpx_ext_policy policy)
 {
+    if (policy > MPX_EXT_REQUIRE)
+        return MPX_ERR_INVAL;
     for (uint8_t i = 0; i < st->n_listen; i++)
         if (st->listen[i] == port)
             return MPX_ERR_EXIST;
     if (st->n_listen == MPX_STACK_LISTEN)
         return MPX_ERR_NOSPACE;
+    st->listen_policy[st->n_listen] = (uint8_t)policy;
     st->listen[st->n_listen++] = port;
     return 0;
+}
+
+int mpx_stack_listen(struct mpx_stack *st, uint16_t port)
+{
+    return mpx_stack_listen_ext(st, port, st->cfg.ext_policy);
+}
+
+int mpx_stack_unlisten(struct mpx_stack *st, uint16_t port)
+{
+    for (uint8_t i = 0; i < st->n_listen; i++) {
+        if (st->listen[i] != port)
+            continue;
+        st->n_listen--;
+        st->listen[i] = st->listen[st->n_listen];
+        st->listen_policy[i] = st->listen_policy[st->n_listen];
+        return 0;
+    }
+    return MPX_ERR_NOENT;
 }
 
 uint64_t mpx_stack_rand(struct mpx_stack *st)
@@ -214,6 +236,15 @@ void mpx_stack_queue_rst(struct mpx_stack *st, const struct mpx_pkt *in, int rea
 
 /* --- SYN handling ----------------------------------------------------- */
 
+/* The external-key policy of the listener on |port|. */
+static enum mpx_ext_policy listen_policy(const struct mpx_stack *st, uint16_t port)
+{
+    for (uint8_t i = 0; i < st->n_listen; i++)
+        if (st->listen[i] == port)
+            return (enum mpx_ext_policy)st->listen_policy[i];
+    return st->cfg.ext_policy;
+}
+
 static bool listening(const struct mpx_stack *st, uint16_t port)
 {
     for (uint8_t i = 0; i < st->n_listen; i++)
@@ -276,10 +307,10 @@ static void syn_join(struct mpx_stack *st, const struct mpx_pkt *p, const struct
         mpx_stack_queue_rst(st, p, MPX_RST_EMPTCP);
         return;
     }
-    /* only key id 0 exists so far: a join naming K = 1 has no key either */
-    if (!mpx_msk_can_auth(m) || (m->kops == &mpx_key_ops_ext && j->key_id)) {
-        /* E mode without an external key: the join cannot be verified
-         * (NOTES D17): "administratively prohibited" */
+    if (m->kops == &mpx_key_ops_ext && !mpx_ek_key(m, j->key_id ? 1 : 0, NULL)) {
+        /* E mode without key K installed: the join cannot be verified
+         * (NOTES D17 DECIDED, D24): "administratively prohibited",
+         * transient (it may work once the key is there) */
         st->mib.MPJoinNoKeyRejected++;
         mpx_stack_queue_rst(st, p, MPX_RST_EPROHIBIT | MPX_RST_Q_TRANSIENT);
         return;
@@ -298,6 +329,7 @@ static void syn_join(struct mpx_stack *st, const struct mpx_pkt *p, const struct
         return;
     }
     sf->join = true;
+    sf->key_id = j->key_id ? 1 : 0; /* ignored by RFC 8684 (as Linux) */
     sf->rnonce = j->nonce;
     sf->lnonce = (uint32_t)mpx_stack_rand(st);
     sf->remote_id = j->addr_id;
@@ -314,14 +346,22 @@ static void syn_new(struct mpx_stack *st, const struct mpx_pkt *p, uint64_t now)
     if (!m)
         return;
     m->lport = p->tcp.dport;
+    enum mpx_ext_policy pol = listen_policy(st, p->tcp.dport);
+    m->ext_policy = pol;
     bool mpc = st->cfg.mptcp_enabled && o && o->u.mpc.form == MPX_FORM_SYN &&
                mpx_mptcp_mpc_acceptable(&o->u.mpc, false);
+    if (mpc && !(o->u.mpc.flags & MPX_MPC_F_E) && pol == MPX_EXT_REQUIRE) {
+        /* DESIGN decision 5: require never puts a key in clear; the
+         * connection stays single-path (plain TCP) */
+        st->mib.MPExtKeyRequirePlain++;
+        mpc = false;
+    }
     if (mpc && (o->u.mpc.flags & MPX_MPC_F_E)) {
         /* draft section 4.1: with E enabled answer in E form, else in
          * RFC 8684 form (NOTES D3); the Linux mimic answers plain TCP */
         if (st->cfg.ext_ignore_like_linux)
             mpc = false;
-        else if (st->cfg.ext_policy != MPX_EXT_NEVER) {
+        else if (pol != MPX_EXT_NEVER) {
             m->kops = &mpx_key_ops_ext;
             m->ext = true;
             st->mib.MPExtKeyAccepted++;
@@ -414,6 +454,40 @@ static bool timewait_reuse(struct mpx_stack *st, struct mpx_sf *sf, const struct
     return true;
 }
 
+static int pick_port(struct mpx_stack *st, struct mpx_tcp_tuple *t, uint64_t now);
+
+/* PREFER (DESIGN decision 5, NOTES D3): our E SYN got a plain SYN/ACK
+ * (Linux drops an MP_CAPABLE with E). That SYN/ACK is answered with a RST
+ * and the first subflow starts again from a fresh port with an RFC 8684
+ * SYN (the connection id, its queued data and its key stay); the retry
+ * happens once: the connection is no longer in E mode. */
+static void ext_retry(struct mpx_msk *m, const struct mpx_pkt *p, uint64_t now)
+{
+    struct mpx_stack *st = m->st;
+    m->ext_retry = false;
+    if (m->nsf != 1 || m->closed)
+        return;
+    struct mpx_sf *old = m->sf[0];
+    struct mpx_tcp_tuple t = old->tuple;
+    mpx_stack_queue_rst(st, p, -1);
+    old->pm_closed = true;
+    mpx_sf_free(old);
+    m->next_sf_id = 0;
+    m->sf_total = 0;
+    struct mpx_sf *sf = pick_port(st, &t, now) < 0 ? NULL : mpx_sf_new(m, &t, true, now);
+    int rv = MPX_ERR_NOSPACE;
+    if (sf) {
+        sf->local_id = 0;
+        struct mpx_tcp_isn_inputs in = isn_inputs(st, &t);
+        rv = mpx_tcp_connect(sf->tcp, now, &in);
+        if (rv == 0)
+            return;
+        mpx_sf_free(sf);
+    }
+    m->error = rv;
+    mpx_msk_check_close(m, now);
+}
+
 int mpx_stack_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64_t now)
 {
     struct mpx_pkt p;
@@ -428,7 +502,13 @@ int mpx_stack_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64
     }
     if (mpx_sf_rx_options(sf, &p, now))
         mpx_tcp_input(sf->tcp, &p, now);
+    struct mpx_msk *m = sf->msk;
     after_sf(sf, now);
+    /* E mode: NEW_KEY waits for an established subflow (the segment may
+     * have made one); PREFER: an E SYN answered by plain TCP restarts */
+    mpx_ek_timer(m, now);
+    if (m->ext_retry)
+        ext_retry(m, &p, now);
     return 0;
 }
 
@@ -514,6 +594,11 @@ uint64_t mpx_stack_next_deadline(const struct mpx_stack *st)
             t = p;
         if (m->rtx_at && m->rtx_at < t)
             t = m->rtx_at;
+        if (m->cork_at && m->cork_at < t)
+            t = m->cork_at;
+        uint64_t k = mpx_ek_deadline(m);
+        if (k < t)
+            t = k;
         for (uint8_t i = 0; i < m->nsf; i++) {
             uint64_t d = mpx_tcp_next_deadline(m->sf[i]->tcp);
             uint64_t e = mpx_sf_deadline(m->sf[i]);
@@ -539,6 +624,7 @@ int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now)
             }
         }
         mpx_msk_pm_timer(m, now);
+        mpx_ek_timer(m, now);
         if (m->rtx_at && m->rtx_at <= now)
             mpx_msk_rtx_timer(m, now);
         mpx_msk_push(m, now);
@@ -691,6 +777,8 @@ int mpx_stack_open_join(struct mpx_msk *m, const struct mpx_addr *local,
         return MPX_ERR_NOMEM;
     sf->join = true;
     sf->backup = backup;
+    int k = m->kops == &mpx_key_ops_ext ? mpx_ek_tx_k(m) : 0;
+    sf->key_id = k == 1; /* the confirmed key (NOTES D17, D20) */
     sf->lnonce = (uint32_t)mpx_stack_rand(st);
     sf->local_id = local_id;
     sf->pm_handle = pm_handle;
@@ -898,24 +986,4 @@ void mpx_stack_tcp_mib(const struct mpx_stack *st, struct mpx_tcp_mib *out)
     for (const struct mpx_msk *m = st->msks; m; m = m->next)
         for (uint8_t i = 0; i < m->nsf; i++)
             mpx_tcp_mib_add(out, mpx_tcp_get_mib(m->sf[i]->tcp));
-}
-
-int mpx_conn_set_key(struct mpx_stack *st, uint32_t conn, const void *key, size_t len, uint64_t now)
-{
-    struct mpx_msk *m = mpx_stack_find(st, conn);
-    if (!m || m->orphan)
-        return MPX_ERR_NOENT;
-    if (len < MPX_EXT_KEY_MIN || len > MPX_EXT_KEY_MAX || !key)
-        return MPX_ERR_INVAL;
-    if (m->kops != &mpx_key_ops_ext || !m->mptcp || m->fallback || m->ext_key)
-        return MPX_ERR_STATE;
-    memcpy(m->ext_key_bytes, key, len);
-    m->ext_key_len = (uint8_t)len;
-    m->ext_key = true;
-    /* the PM was held back at "fully established" (NOTES D17) */
-    if (m->fully_est) {
-        mpx_msk_pm_fully_established(m, now);
-        mpx_stack_start_joins(m, now);
-    }
-    return 0;
 }

@@ -69,6 +69,10 @@ struct mpx_stack_config {
     /* PREFER: a destination that answered an E SYN without MP_CAPABLE is
      * sent no E for this long (ns; default 10 minutes). */
     uint64_t ext_cache_ns;
+    /* Rotation (NOTES D16): the previous key keeps verifying late joins,
+     * ADD_ADDR and FASTCLOSE for this long after the next one became
+     * active, then it is erased (ns; default 60 s). */
+    uint64_t ext_grace_ns;
 };
 
 void mpx_stack_config_default(struct mpx_stack_config *cfg);
@@ -80,8 +84,17 @@ void mpx_stack_free(struct mpx_stack *st);
 /* Local addresses (the first is the default source). */
 int mpx_stack_add_local(struct mpx_stack *st, const struct mpx_addr *addr);
 
-/* Listen on |port| (any local address). */
+/* Listen on |port| (any local address), answering SYNs with the stack's
+ * external-key policy. */
 int mpx_stack_listen(struct mpx_stack *st, uint16_t port);
+/* The same with a policy for this listener (DESIGN decision 5): NEVER
+ * answers E SYNs in RFC 8684 form; PREFER and REQUIRE answer them in E
+ * form; REQUIRE answers an RFC 8684 SYN without MP_CAPABLE (plain TCP),
+ * so that no key of ours crosses the wire in clear. */
+int mpx_stack_listen_ext(struct mpx_stack *st, uint16_t port, enum mpx_ext_policy policy);
+/* Stop listening: later SYNs to |port| get a RST; connections already
+ * established or queued for accept are not touched. 0 or MPX_ERR_NOENT. */
+int mpx_stack_unlisten(struct mpx_stack *st, uint16_t port);
 
 /* --- packets and time --------------------------------------------------- */
 
@@ -132,15 +145,33 @@ long mpx_stack_connect_ext(struct mpx_stack *st, const struct mpx_addr *local,
                            const struct mpx_addr *remote, uint16_t port, enum mpx_ext_policy policy,
                            uint64_t now);
 /* Install an external key (draft-baerts-tcpm-mptcpext-00 section 4.2) of
- * |len| bytes (16..64, NOTES D18) on an E-mode connection, as key id 0:
- * from then on MP_JOIN, ADD_ADDR and MP_FASTCLOSE are authenticated with
- * it and the path manager starts. Both ends must install the same key
- * (the NEW_KEY confirmation exchange is not implemented yet). The bytes
- * are copied and erased at connection end; never logged. 0,
- * MPX_ERR_NOENT, MPX_ERR_INVAL (length), MPX_ERR_STATE (not E mode, or a
- * key already installed). */
+ * |len| bytes (16..64, NOTES D18) on an E-mode connection, as key id 0.
+ * NEW_KEY announces it (retransmitted until the peer confirms, NOTES
+ * D13-D15); incoming MP_JOIN/ADD_ADDR/MP_FASTCLOSE keyed with it are
+ * accepted at once (D17), and once the peer has confirmed it our own
+ * joins and ADD_ADDR use it and the path manager starts (key_state
+ * ACTIVE in mpx_conn_info). Both ends must install the same key. The
+ * bytes are copied and erased (retirement, connection end); never
+ * logged. 0, MPX_ERR_NOENT, MPX_ERR_INVAL (length), MPX_ERR_STATE (not E
+ * mode, or a key already installed). */
 int mpx_conn_set_key(struct mpx_stack *st, uint32_t conn, const void *key, size_t len,
                      uint64_t now);
+/* Install a pre-shared key (DESIGN decision 6, NOTES D19): never used
+ * directly, the external key is HKDF-SHA256(IKM = psk, salt =
+ * Token_initiator || Token_responder, info = "mptcpext psk", L = 32), so
+ * no two connections share a key. |len| 1..256 (a PSK is expanded, D18's
+ * minimum does not apply; a short one is still guessable offline from
+ * NEW_KEY). Same errors as mpx_conn_set_key. */
+int mpx_conn_set_psk(struct mpx_stack *st, uint32_t conn, const void *psk, size_t len,
+                     uint64_t now);
+/* Rotate the external key (NOTES D16/D17): key n+1 = HKDF-Expand-SHA256(
+ * key n, "mptcpext rotate", 32) under the other K; announced with
+ * NEW_KEY, used for new joins once both sides confirmed it; key n stays
+ * valid for late joins for the stack's ext_grace_ns, then is erased. The
+ * peer must rotate too (its owner calls this as well). 0, MPX_ERR_NOENT,
+ * MPX_ERR_STATE (no active key, or the previous rotation not finished),
+ * MPX_ERR_AGAIN (the previous key still in its grace period). */
+int mpx_conn_rotate_key(struct mpx_stack *st, uint32_t conn, uint64_t now);
 /* Next established, not yet accepted connection on |port|, or
  * MPX_ERR_AGAIN. */
 long mpx_stack_accept(struct mpx_stack *st, uint16_t port);
@@ -162,6 +193,15 @@ int mpx_conn_shutdown(struct mpx_stack *st, uint32_t conn, uint64_t now);
 int mpx_conn_close(struct mpx_stack *st, uint32_t conn, uint64_t now);
 /* MP_FASTCLOSE (RFC 8684 section 3.5): RST on every subflow. */
 int mpx_conn_abort(struct mpx_stack *st, uint32_t conn, uint64_t now);
+
+/* mpx_conn_info.key_state */
+enum mpx_key_state {
+    MPX_KEYST_NONE = 0, /* not E mode, or no key installed yet */
+    MPX_KEYST_PENDING,  /* installed, NEW_KEY sent, peer has not confirmed */
+    MPX_KEYST_ACTIVE,   /* both sides confirmed: joins and ADD_ADDR use it */
+    MPX_KEYST_ROTATING, /* active key in use, next key waiting for confirmation */
+    MPX_KEYST_FAILED,   /* NEW_KEY never confirmed (gave up): single path */
+};
 
 struct mpx_conn_info {
     bool mptcp; /* MPTCP negotiated (and not fallen back) */
@@ -185,6 +225,13 @@ struct mpx_conn_info {
     /* ns timestamps, 0 if never (Linux reports ms since) */
     uint64_t last_data_sent, last_data_recv, last_ack_recv;
     bool ext_keys; /* external-key (E) mode negotiated */
+    /* External key state (never the key itself): MPX_KEYST_*; the K in
+     * use for new joins; generation (0 = first key, +1 per rotation);
+     * fingerprint = first 8 bytes of SHA-256(current key), zero if none. */
+    uint8_t key_state;
+    uint8_t key_id;
+    uint32_t key_gen;
+    uint8_t key_fpr[8];
 };
 int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info);
 /* Scheduler of one connection by name ("default", "redundant",
@@ -203,6 +250,31 @@ int mpx_conn_set_nodelay(struct mpx_stack *st, uint32_t conn, bool on, uint64_t 
 int mpx_conn_set_cork(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now);
 int mpx_conn_set_keepalive(struct mpx_stack *st, uint32_t conn, bool on, uint64_t now);
 int mpx_conn_set_cc(struct mpx_stack *st, uint32_t conn, const char *name, uint64_t now);
+/* TCP_KEEPIDLE / TCP_KEEPINTVL (ns) and TCP_KEEPCNT for every subflow,
+ * present and future; 0 leaves a value unchanged. A running keepalive
+ * timer restarts with the new idle time (Linux keepalive_time_when). */
+int mpx_conn_set_keepalive_timers(struct mpx_stack *st, uint32_t conn, uint64_t idle,
+                                  uint64_t intvl, uint8_t cnt, uint64_t now);
+/* TCP_USER_TIMEOUT (RFC 5482), ns, 0 = off: when data stays without
+ * DATA_ACK that long, the connection fails with MPX_ERR_TIMEDOUT and the
+ * peer gets MP_FASTCLOSE. MPTCP connections only (a fallback connection
+ * keeps its subflow's retransmission limits). */
+int mpx_conn_set_user_timeout(struct mpx_stack *st, uint32_t conn, uint64_t timeout, uint64_t now);
+/* SO_LINGER {1, 0}: mpx_conn_close() aborts (MP_FASTCLOSE / RST). */
+int mpx_conn_set_linger_abort(struct mpx_stack *st, uint32_t conn, bool on);
+/* IP_TOS / IPV6_TCLASS and IP_TTL of every subflow's packets; -1 leaves
+ * one unchanged. MPX_ERR_INVAL for tos > 255, ttl 0 or > 255. */
+int mpx_conn_set_ip(struct mpx_stack *st, uint32_t conn, int tos, int ttl);
+
+/* The socket options in force on a connection (what the setters set). */
+struct mpx_conn_opts {
+    bool nodelay, cork, keepalive, linger_abort;
+    uint64_t keep_idle, keep_intvl; /* ns */
+    uint8_t keep_cnt, tos, ttl;
+    uint64_t user_timeout; /* ns, 0 = off */
+    const char *cc;        /* congestion control of new subflows */
+};
+int mpx_conn_get_opts(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_opts *out);
 
 struct mpx_subflow_info {
     struct mpx_tcp_tuple tuple;

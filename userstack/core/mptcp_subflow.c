@@ -156,6 +156,11 @@ struct mpx_sf *mpx_sf_new(struct mpx_msk *m, const struct mpx_tcp_tuple *t, bool
     sf->tcp = malloc(mpx_tcp_conn_size());
     struct mpx_tcp_config cfg = st->cfg.tcp;
     cfg.keepalive = m->keepalive;
+    cfg.keep_idle = m->keep_idle;
+    cfg.keep_intvl = m->keep_intvl;
+    cfg.keep_cnt = m->keep_cnt;
+    cfg.tos = m->tos;
+    cfg.ttl = m->ttl;
     if (m->cc)
         cfg.cc = m->cc;
     if (st->cfg.mptcp_enabled) {
@@ -264,10 +269,12 @@ static int hook_syn(struct mpx_sf *sf, struct mpx_tcp_opts *opts, bool synack)
         o.u.join.backup = sf->backup;
         o.u.join.addr_id = sf->local_id;
         o.u.join.nonce = sf->lnonce;
+        /* draft section 4.2 / NOTES D21: K in the SYN, echoed after */
+        o.u.join.key_id = m->kops == &mpx_key_ops_ext && sf->key_id;
         if (synack) {
             uint8_t h[32];
             /* HMAC(Key_B || Key_A, R_B || R_A): B is us (section 3.2) */
-            if (m->kops->join_hmac(m, true, sf->lnonce, sf->rnonce, h) < 0)
+            if (m->kops->join_hmac(m, sf->key_id, true, sf->lnonce, sf->rnonce, h) < 0)
                 return MPX_ERR_CRYPTO;
             o.u.join.thmac = mpx_trunc_left64(h);
         } else {
@@ -302,10 +309,11 @@ static int hook_rst(struct mpx_sf *sf, struct mpx_tcp_opts *opts)
         add_opt(opts, &o);
     }
     /* NOTES D22: no unauthenticated FASTCLOSE in E mode */
-    if (sf->send_fastclose && m->keys.have_remote && mpx_msk_can_auth(m)) {
+    int fk = mpx_ek_fastclose_k(m);
+    if (sf->send_fastclose && m->keys.have_remote && fk >= 0) {
         memset(&o, 0, sizeof(o));
         o.subtype = MPX_MPTCP_SUB_FASTCLOSE;
-        m->kops->fill_fastclose(m, &o.u.fastclose);
+        m->kops->fill_fastclose(m, fk, &o.u.fastclose);
         add_opt(opts, &o);
     }
     return 0;
@@ -331,8 +339,13 @@ static int hook_mpc_ack(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
     o.u.mpc.flags = mpc_flags(sf, false);
     if (seg->payload_len) {
         struct mpx_map *mp = ring_find(&sf->tx, seg->data_off);
-        if (!mp || mp->off != 0)
-            return 1; /* not the first data: DSS instead */
+        /* The MP_CAPABLE mapping is implicit: DSN = IDSN + 1, SSN 1 (RFC
+         * 8684 section 3.1). Only the connection's first bytes may use it:
+         * when a join took them, this subflow's first data lies further on
+         * and needs an explicit DSS (else the peer places it at IDSN + 1:
+         * found against Linux, test_interop.py). */
+        if (!mp || mp->off != 0 || mp->dsn != m->keys.lidsn + 1)
+            return 1; /* not the connection's first data: DSS instead */
         map_freeze(sf, mp);
         o.u.mpc.has_dll = true;
         o.u.mpc.dll = (uint16_t)(mp->len + mp->fin);
@@ -350,10 +363,11 @@ static int hook_join_ack(struct mpx_sf *sf, struct mpx_tcp_opts *opts)
     struct mpx_mptcp_opt o = {0};
     uint8_t h[32];
     /* HMAC(Key_A || Key_B, R_A || R_B): A is us (section 3.2) */
-    if (m->kops->join_hmac(m, true, sf->lnonce, sf->rnonce, h) < 0)
+    if (m->kops->join_hmac(m, sf->key_id, true, sf->lnonce, sf->rnonce, h) < 0)
         return MPX_ERR_CRYPTO;
     o.subtype = MPX_MPTCP_SUB_JOIN;
     o.u.join.form = MPX_FORM_ACK;
+    o.u.join.key_id = m->kops == &mpx_key_ops_ext && sf->key_id; /* D21 echo */
     mpx_trunc_left160(h, o.u.join.hmac);
     return add_opt(opts, &o) ? 0 : MPX_ERR_NOSPACE;
 }
@@ -458,8 +472,12 @@ static int hook_dss_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg
                            struct mpx_tcp_opts *opts)
 {
     int rv = hook_dss(sf, seg, opts);
-    if (rv >= 0 && sf->fully_est)
+    if (rv >= 0 && sf->fully_est) {
         mpx_sf_hook_signal(sf, seg, opts);
+        /* NEW_KEY after ADD_ADDR: next to it (TS 12 + ADD_ADDR 16 +
+         * NEW_KEY 12) or instead of a DATA_ACK-only DSS */
+        mpx_ek_hook(sf, seg, opts);
+    }
     return rv;
 }
 
@@ -645,6 +663,11 @@ uint32_t mpx_sf_push(struct mpx_sf *sf, uint64_t dsn, const uint8_t *p, uint32_t
 
 /* --- input: options ------------------------------------------------------- */
 
+/* Server in SYN_RECEIVED: segments with a DSS but no MP_CAPABLE dropped
+ * while waiting for the third ACK (rx_mpc_ack); counted in noopt_acks,
+ * unused before the subflow is fully established. */
+#define MPX_MPC_OOO_DROPS 16
+
 static const struct mpx_mptcp_opt *find_opt(const struct mpx_pkt *p, enum mpx_mptcp_subtype st)
 {
     for (uint8_t i = 0; i < p->tcp.opts.n_mptcp; i++)
@@ -688,12 +711,20 @@ static void rx_synack_mpc(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t n
     bool ok = o && o->u.mpc.form == MPX_FORM_SYNACK && mpx_mptcp_mpc_acceptable(&o->u.mpc, m->ext);
     if (ok && m->ext && !(o->u.mpc.flags & MPX_MPC_F_E))
         ok = ext_downgrade(m);
-    else if (!o && m->ext && m->ext_policy == MPX_EXT_PREFER) {
-        /* Linux ignores an MP_CAPABLE with E: remember the destination so
+    else if (!o && m->ext && m->ext_policy == MPX_EXT_PREFER &&
+             sf->syn_tx <= 1 + MPX_SYN_MPC_TRIES && ext_downgrade(m)) {
+        /* Linux ignores an MP_CAPABLE with E (NOTES D3): reset this
+         * attempt and retry once in RFC 8684 form (the stack does it once
+         * this segment is dropped; RFC 8684 section 3.1 does the same for
+         * an ignored extended format), and remember the destination so
          * that the next connection offers RFC 8684 at once (DESIGN
-         * decision 5). This attempt goes on as plain TCP. */
+         * decision 5). ext_downgrade cleared m->ext: never a second retry.
+         * Not when our last SYNs went without MP_CAPABLE (losses): that
+         * SYN/ACK says nothing about E. */
         st->mib.MPExtKeyRetryNoE++;
         mpx_stack_ext_cache_add(st, &sf->tuple.remote, sf->tuple.rport, now);
+        m->ext_retry = true;
+        return;
     }
     if (ok && m->kops->recv_mpc(m, &o->u.mpc) == 0) {
         st->mib.MPCapableSYNACKRX++;
@@ -709,8 +740,9 @@ static void rx_synack_mpc(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t n
     mpx_msk_fallback(m, sf);
 }
 
-/* Server: the first ACK completes MP_CAPABLE, or we fall back. */
-static void rx_mpc_ack(struct mpx_sf *sf, const struct mpx_pkt *p)
+/* Server: the first ACK completes MP_CAPABLE, or we fall back. Returns
+ * false to drop the segment. */
+static bool rx_mpc_ack(struct mpx_sf *sf, const struct mpx_pkt *p)
 {
     struct mpx_msk *m = sf->msk;
     struct mpx_stack *st = sf->st;
@@ -737,13 +769,23 @@ static void rx_mpc_ack(struct mpx_sf *sf, const struct mpx_pkt *p)
                 mp->csum = o->u.mpc.csum;
             }
         }
-        return;
+        return true;
     }
     if (find_opt(p, MPX_MPTCP_SUB_DSS) && m->keys.have_remote)
-        return; /* MP_CAPABLE seen before; a DSS is fine */
+        return true; /* MP_CAPABLE seen before; a DSS is fine */
+    if (find_opt(p, MPX_MPTCP_SUB_DSS) && ++sf->noopt_acks <= MPX_MPC_OOO_DROPS)
+        /* The client's later data overtook its third ACK (reordering):
+         * it is doing MPTCP, and the MP_CAPABLE comes with the third ACK
+         * or the first data, repeated until we answer. Drop this one (the
+         * client sends it again) instead of falling back: Linux falls back
+         * here, and the client then follows (MPCapableDataFallback), a
+         * single path for the whole connection. A few only: a path that
+         * strips MP_CAPABLE alone still ends in a fallback. */
+        return false;
     st->mib.MPCapableFallbackACK++;
     m->hs_mpc = false;
     mpx_msk_fallback(m, sf);
+    return true;
 }
 
 /* RFC 8684 section 3.1: until the client sees a DSS from us it repeats
@@ -772,6 +814,17 @@ static void rx_mpc_data(struct mpx_sf *sf, const struct mpx_pkt *p)
     }
 }
 
+/* NOTES D21: the SYN/ACK and the third ACK of an E-mode join echo the
+ * SYN's K; another K is an error (reset, MP_TCPRST "MPTCP-specific"). */
+static bool join_k_echo_ok(struct mpx_sf *sf, const struct mpx_opt_join *j, uint64_t now)
+{
+    if (sf->msk->kops != &mpx_key_ops_ext || (j->key_id ? 1 : 0) == sf->key_id)
+        return true;
+    sf->st->mib.MPJoinKeyIdMismatch++;
+    mpx_sf_reset(sf, MPX_RST_EMPTCP, now);
+    return false;
+}
+
 static bool rx_join_synack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
 {
     struct mpx_msk *m = sf->msk;
@@ -783,14 +836,17 @@ static bool rx_join_synack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t 
         return false;
     }
     sf->rnonce = o->u.join.nonce;
+    if (!join_k_echo_ok(sf, &o->u.join, now))
+        return false;
     /* expected: HMAC(Key_B || Key_A, R_B || R_A), B the peer */
-    if (m->kops->join_hmac(m, false, sf->rnonce, sf->lnonce, h) < 0 ||
+    if (m->kops->join_hmac(m, sf->key_id, false, sf->rnonce, sf->lnonce, h) < 0 ||
         mpx_trunc_left64(h) != o->u.join.thmac) {
         st->mib.MPJoinSynAckHMacFailure++;
         mpx_sf_reset(sf, MPX_RST_EMPTCP, now);
         return false;
     }
     st->mib.MPJoinSynAckRx++;
+    mpx_ek_confirm(m, sf->key_id, now); /* the peer holds key K (D13) */
     if (o->u.join.backup)
         st->mib.MPJoinSynAckBackupRx++;
     sf->remote_id = o->u.join.addr_id;
@@ -808,9 +864,13 @@ static bool rx_join_ack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now
         mpx_sf_reset(sf, MPX_RST_EMPTCP, now);
         return false;
     }
-    /* expected: HMAC(Key_A || Key_B, R_A || R_B), A the peer */
-    if (m->kops->join_hmac(m, false, sf->rnonce, sf->lnonce, h) < 0)
+    if (!join_k_echo_ok(sf, &o->u.join, now))
         return false;
+    /* expected: HMAC(Key_A || Key_B, R_A || R_B), A the peer */
+    if (m->kops->join_hmac(m, sf->key_id, false, sf->rnonce, sf->lnonce, h) < 0) {
+        mpx_sf_reset(sf, MPX_RST_EMPTCP, now); /* key K retired meanwhile */
+        return false;
+    }
     mpx_trunc_left160(h, h160);
     if (memcmp(h160, o->u.join.hmac, sizeof(h160)) != 0) {
         st->mib.MPJoinAckHMacFailure++;
@@ -824,6 +884,7 @@ static bool rx_join_ack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now
         return false;
     }
     st->mib.MPJoinAckRx++;
+    mpx_ek_confirm(m, sf->key_id, now); /* D17 DECIDED: confirms K */
     sf->mp_ok = sf->fully_est = true;
     sf->ack_pending = true; /* the fourth ACK (section 3.2) */
     return true;
@@ -909,16 +970,36 @@ static void rx_fastclose(struct mpx_sf *sf, const struct mpx_opt_fastclose *fc, 
         }
 }
 
-/* RFC 8684 section 3.7: MPTCP options vanished after the handshake (a
- * middlebox strips them). With a single subflow ever, fall back to TCP,
- * one way, as Linux does (DssFallback); the byte stream keeps the DSNs it
- * had (one subflow: DSN and subflow offset move together). */
-static void late_fallback(struct mpx_sf *sf)
+/* RFC 8684 section 3.7: an infinite mapping (fallback to TCP) is only
+ * possible while the connection has one subflow and no other can appear
+ * behind our back (Linux msk->allow_infinite_fallback): no join made,
+ * accepted or queued, no address announced either way (the peer may be
+ * opening a join to it), and no data sent twice at the connection level
+ * (then subflow offsets and DSNs no longer move together, Linux clears the
+ * flag in __mptcp_retrans). */
+static bool inf_fallback_ok(const struct mpx_sf *sf)
+{
+    const struct mpx_msk *m = sf->msk;
+    if (sf->join || m->nsf != 1 || m->next_sf_id != 1 || m->sf_total > 1 || m->n_join_req ||
+        m->retransmits)
+        return false;
+    return !(m->pm_on &&
+             (m->pm.add_addr_signaled || m->pm.add_addr_accepted || m->pm.extra_subflows));
+}
+
+/* Section 3.7: MPTCP options vanished after the handshake (a middlebox
+ * strips them) and fallback is possible (inf_fallback_ok). Fall back one
+ * way and tell the peer so that it never goes on alone: |mp_fail| (we
+ * received data without a mapping) sends MP_FAIL with the DSN where the
+ * plain stream starts, to which the peer answers with an infinite
+ * mapping; else (its ACKs lost their options) we send the infinite
+ * mapping ourselves. Our byte stream keeps the DSNs it had (one subflow,
+ * nothing sent twice: DSN and subflow offset move together). */
+static void late_fallback(struct mpx_sf *sf, bool mp_fail)
 {
     struct mpx_msk *m = sf->msk;
-    if (m->fallback || !m->mptcp || m->nsf != 1 || m->next_sf_id != 1 || sf->join)
+    if (m->fallback || !m->mptcp)
         return;
-    sf->st->mib.DssFallback++;
     uint32_t roff = sf->rx_off;
     uint64_t rdsn = m->rcv_nxt - (m->fin_in ? 1 : 0);
     struct mpx_map *last = ring_tail(&sf->rx);
@@ -930,8 +1011,36 @@ static void late_fallback(struct mpx_sf *sf)
     mpx_msk_fallback(m, sf);
     sf->rx_inf_off = roff;
     sf->rx_inf_dsn = rdsn;
+    if (mp_fail) {
+        sf->st->mib.MPFailTx++;
+        sf->send_mp_fail = true;
+        sf->mp_fail_dsn = rdsn;
+    } else {
+        sf->send_inf_map = true;
+    }
+    sf->ack_pending = true;
     if (fin_on_map)
         m->fin_sent = false; /* its DSS was stripped: the TCP FIN says it now */
+}
+
+/* Client, MP_CAPABLE done but the server not yet heard from at the
+ * MPTCP level: its first segments after the handshake must carry a DSS.
+ * One without any MPTCP option means the server fell back, e.g. because
+ * our data overtook the third ACK and reached it first without
+ * MP_CAPABLE (Linux falls back there too, subflow_syn_recv_sock): follow
+ * it at once (Linux check_fully_established, MPCapableDataFallback), or
+ * we would wait forever for DATA_ACKs. Segments full of SACK blocks may
+ * lack the DSS for want of room and prove nothing. */
+static void mpc_data_fallback(struct mpx_sf *sf, const struct mpx_pkt *p)
+{
+    struct mpx_msk *m = sf->msk;
+    if (!sf->client || sf->join || sf->fully_est || !m->mptcp || m->fallback || !sf->tcp_est ||
+        (p->tcp.flags & (MPX_TH_SYN | MPX_TH_RST)) || !(p->tcp.flags & MPX_TH_ACK) ||
+        p->tcp.opts.n_mptcp || p->tcp.opts.n_sack)
+        return;
+    sf->st->mib.MPCapableDataFallback++;
+    late_fallback(sf, false);
+    sf->send_inf_map = false; /* the server knows: it fell back first */
 }
 
 /* Returns false when the subflow was reset (the segment is dropped). */
@@ -956,20 +1065,52 @@ static bool check_options_gone(struct mpx_sf *sf, const struct mpx_pkt *p, uint6
         uint32_t rcv_off = sf->tcp->rcv_nxt - (sf->tcp->irs + 1);
         if (off != rcv_off || ring_find(&sf->rx, off))
             return true;
-        if (m->nsf == 1 && m->next_sf_id == 1 && !sf->join) {
-            late_fallback(sf);
+        if (inf_fallback_ok(sf)) {
+            sf->st->mib.DssFallback++;
+            late_fallback(sf, true);
             return true;
         }
-        /* Linux MAPPING_INVALID without a fallback: reset the subflow
-         * (MP_TCPRST "MPTCP-specific error"); its data goes elsewhere */
-        mpx_sf_reset(sf, MPX_RST_EMPTCP, now);
+        /* Section 3.7 "the subflow MUST be treated as broken and closed
+         * with a RST": Linux MAPPING_NODSS without a fallback resets with
+         * MP_TCPRST "middlebox interference"; its data goes elsewhere */
+        sf->st->mib.FallbackFailed++;
+        mpx_sf_reset(sf, MPX_RST_EMIDDLEBOX, now);
         return false;
     }
     if (d || mpc || p->payload_len)
         return true;
     /* pure ACKs always have room for a DATA_ACK unless SACK took it */
-    if (!p->tcp.opts.n_mptcp && !p->tcp.opts.n_sack && ++sf->noopt_acks >= 3)
-        late_fallback(sf);
+    /* Without fallback the DATA_ACKs come on the other subflows; data
+     * sent here is reinjected by the connection-level timer. */
+    if (!p->tcp.opts.n_mptcp && !p->tcp.opts.n_sack && ++sf->noopt_acks >= 3 &&
+        inf_fallback_ok(sf)) {
+        sf->st->mib.DssFallback++;
+        late_fallback(sf, false);
+    }
+    return true;
+}
+
+/* The peer fell back (section 3.7): MP_FAIL (|inf| NULL: we answer with
+ * an infinite mapping) or its infinite mapping |inf| (the rest of its
+ * stream from that SSN is plain TCP at that DSN). Without a possible
+ * fallback the subflow is reset (Linux: MP_FAIL received when
+ * allow_infinite_fallback is off). Returns false when it was reset. */
+static bool rx_fail_or_inf(struct mpx_sf *sf, const struct mpx_opt_dss *inf, uint64_t now)
+{
+    struct mpx_msk *m = sf->msk;
+    if (m->fallback)
+        return true;
+    if (!m->mptcp || !inf_fallback_ok(sf)) {
+        sf->st->mib.FallbackFailed++;
+        mpx_sf_reset(sf, MPX_RST_EMIDDLEBOX, now);
+        return false;
+    }
+    late_fallback(sf, false);
+    if (inf) {
+        sf->send_inf_map = false; /* it knows: no answer needed */
+        sf->rx_inf_off = inf->ssn - 1;
+        sf->rx_inf_dsn = inf->dsn64 ? inf->dsn : mpx_msk_expand(m->rcv_nxt, inf->dsn);
+    }
     return true;
 }
 
@@ -997,14 +1138,14 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
         if (sf->join)
             return rx_join_synack(sf, p, now);
         rx_synack_mpc(sf, p, now);
-        return true;
+        return !m->ext_retry; /* dropped: the stack restarts the SYN */
     }
     if (s == MPX_TCP_SYN_RECEIVED && (fl & MPX_TH_ACK) && !(fl & MPX_TH_SYN)) {
         if (sf->join) {
             if (!rx_join_ack(sf, p, now))
                 return false;
-        } else if (m->hs_mpc) {
-            rx_mpc_ack(sf, p);
+        } else if (m->hs_mpc && !rx_mpc_ack(sf, p)) {
+            return false;
         }
     } else if (sf->join && sf->client && !sf->fully_est && (fl & MPX_TH_ACK) &&
                !(fl & MPX_TH_SYN) && sf->tcp_est) {
@@ -1012,18 +1153,20 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
     }
     if (!check_options_gone(sf, p, now))
         return false;
+    mpc_data_fallback(sf, p);
     rx_mpc_data(sf, p);
     const struct mpx_mptcp_opt *fo = find_opt(p, MPX_MPTCP_SUB_FAIL);
     if (fo && !(fl & MPX_TH_RST)) {
         st->mib.MPFailRx++;
-        if (!m->fallback && m->nsf == 1 && m->next_sf_id == 1 && !sf->join) {
-            bool fin_on_map = m->fin_sent && !sf->shut;
-            mpx_msk_fallback(m, sf);
-            sf->send_inf_map = true;
-            sf->ack_pending = true;
-            if (fin_on_map)
-                m->fin_sent = false;
-        }
+        if (!rx_fail_or_inf(sf, NULL, now))
+            return false;
+    }
+    const struct mpx_mptcp_opt *dm = find_opt(p, MPX_MPTCP_SUB_DSS);
+    if (dm && dm->u.dss.has_map && dm->u.dss.dll == 0 && !m->fallback && m->mptcp) {
+        st->mib.InfiniteMapRx++;
+        if (!rx_fail_or_inf(sf, &dm->u.dss, now))
+            return false;
+        return true;
     }
     if (m->fallback) {
         const struct mpx_mptcp_opt *d = find_opt(p, MPX_MPTCP_SUB_DSS);
@@ -1037,6 +1180,8 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
             rx_dss(sf, p, &o->u.dss, now);
         else if (o->subtype == MPX_MPTCP_SUB_FASTCLOSE)
             rx_fastclose(sf, &o->u.fastclose, now);
+        else if (o->subtype == MPX_MPTCP_SUB_NEW_KEY && m->mptcp)
+            mpx_ek_rx_new_key(sf, &o->u.new_key, now);
         else if (o->subtype == MPX_MPTCP_SUB_ADD_ADDR || o->subtype == MPX_MPTCP_SUB_RM_ADDR ||
                  o->subtype == MPX_MPTCP_SUB_PRIO)
             mpx_sf_rx_signal(sf, o, now);
@@ -1060,7 +1205,8 @@ static bool csum_ok(const struct mpx_map *mp, const uint8_t *p)
 static bool csum_failed(struct mpx_sf *sf, const struct mpx_map *mp, uint64_t now)
 {
     struct mpx_msk *m = sf->msk;
-    if (m->nsf != 1 || m->next_sf_id != 1 || sf->join) {
+    if (!inf_fallback_ok(sf)) {
+        sf->st->mib.FallbackFailed++;
         mpx_sf_reset(sf, MPX_RST_EMIDDLEBOX, now);
         return false;
     }

@@ -473,6 +473,13 @@ int mpx_tcp_close(struct mpx_tcp_conn *c, uint64_t now)
 
 void mpx_tcp_queue_rst(struct mpx_tcp_conn *c, uint32_t seq, uint32_t ack, uint8_t flags)
 {
+    /* One RST slot. An abort's RST (seq = SND.MAX, with ACK: the one the
+     * peer surely accepts, and MPTCP's MP_FASTCLOSE rides on it) is not
+     * replaced by a reply to a segment that came in before it went out
+     * (seq = SEG.ACK, maybe left of the peer's window: Linux dropped our
+     * MP_FASTCLOSE that way, tests/test_interop.py). */
+    if (c->rst_pending && (c->rst_flags & MPX_TH_ACK) && !(flags & MPX_TH_ACK))
+        return;
     c->rst_pending = true;
     c->rst_seq = seq;
     c->rst_ack = ack;

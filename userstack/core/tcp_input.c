@@ -144,7 +144,26 @@ static int input_syn_sent(struct mpx_tcp_conn *c, const struct mpx_pkt *pkt, uin
 /* ---- synchronized states: checks before the ACK ------------------------- */
 
 /* RFC 7323 section 5.3 (R1) with the 24-day rule of section 5.5. */
-static bool paws_reject(struct mpx_tcp_conn *c, const struct mpx_tcp_hdr *th, uint64_t now)
+/* Linux tcp_disordered_ack: a pure duplicate ACK (at rcv_nxt, ACKing
+ * snd_una, window unchanged) whose timestamp is older than TS.Recent by
+ * less than an RTO was only overtaken by a later segment (reordering); it
+ * is no old duplicate to fear, and dropping it would lose its SACK
+ * information. */
+static bool disordered_ack(const struct mpx_tcp_conn *c, const struct mpx_tcp_hdr *th,
+                           uint32_t seg_len)
+{
+    uint32_t rto_ms = (uint32_t)(c->rto / MPX_NS_PER_MS);
+    return (th->flags & MPX_TH_ACK) && seg_len == 0 && th->seq == c->rcv_nxt &&
+           th->ack == c->snd_una && ((uint32_t)th->win << c->snd_wscale) == c->snd_wnd &&
+           (uint32_t)(c->ts_recent - th->opts.ts_val) <= rto_ms;
+}
+
+/* RFC 7323 section 5.3 R1, with Linux's tolerances: a TSval one tick
+ * below TS.Recent passes (TCP_PAWS_WINDOW: two segments sent in the same
+ * millisecond on either side of a tick, reordered), and so does a
+ * disordered pure ACK. */
+static bool paws_reject(struct mpx_tcp_conn *c, const struct mpx_tcp_hdr *th, uint32_t seg_len,
+                        uint64_t now)
 {
     if (!c->ts_ok || !(th->opts.present & MPX_TCPO_TS) || (th->flags & MPX_TH_RST))
         return false;
@@ -153,7 +172,9 @@ static bool paws_reject(struct mpx_tcp_conn *c, const struct mpx_tcp_hdr *th, ui
         c->ts_recent_age = now;
         return false;
     }
-    return mpx_seq_lt(th->opts.ts_val, c->ts_recent);
+    if ((int32_t)(c->ts_recent - th->opts.ts_val) <= MPX_TCP_PAWS_WINDOW)
+        return false;
+    return !disordered_ack(c, th, seg_len);
 }
 
 /* RFC 9293 3.10.7.4 first check, the four cases. A zero window still lets a
@@ -263,6 +284,10 @@ static void enter_recovery(struct mpx_tcp_conn *c, uint64_t now, uint32_t in_fli
     c->high_rxt = c->snd_una;
     c->rescue_valid = false;
     c->retrans_out = 0;
+    c->undo_armed = true; /* RFC 3708 DSACK undo of this recovery */
+    c->undo_due = false;
+    c->undo_marker = c->snd_una;
+    c->undo_retrans = 0;
     mpx_cc_on_congestion(&c->cc, now, in_flight);
     if (c->sack_ok) {
         c->mib.TCPSackRecovery++;
@@ -307,7 +332,7 @@ static void recovery_on_ack(struct mpx_tcp_conn *c, bool advanced, bool dup, uin
         if (dup)
             c->dupacks++;
         c->ca_state = (c->n_sb || c->dupacks) ? MPX_TCP_CA_DISORDER : MPX_TCP_CA_OPEN;
-        if (c->snd_una != c->snd_max && (c->dupacks >= MPX_TCP_DUPTHRESH ||
+        if (c->snd_una != c->snd_max && (c->dupacks >= mpx_tcp_dupthresh(c) ||
                                          (c->sack_ok && mpx_seq_gt(c->lost_edge, c->snd_una))))
             enter_recovery(c, now, in_flight);
         break;
@@ -398,6 +423,11 @@ static bool process_ack(struct mpx_tcp_conn *c, const struct mpx_pkt *pkt, uint6
     if (advanced)
         eifel_check(c, th, now);
     uint32_t newly_sacked = mpx_tcp_sb_update(c, th);
+    if (c->undo_due) {
+        c->undo_due = false;
+        if (mpx_cc_on_spurious(&c->cc, now))
+            c->mib.TCPFullUndo++; /* Linux: TCPDSACKUndo */
+    }
     if (advanced && c->n_sb)
         mpx_tcp_sb_ack(c);
     update_window(c, th);
@@ -624,9 +654,16 @@ static int input_synchronized(struct mpx_tcp_conn *c, const struct mpx_pkt *pkt,
     const struct mpx_tcp_hdr *th = &pkt->tcp;
     uint8_t f = th->flags;
     uint32_t seg_len = (uint32_t)pkt->payload_len + !!(f & MPX_TH_SYN) + !!(f & MPX_TH_FIN);
-    if (paws_reject(c, th, now)) {
+    if (paws_reject(c, th, seg_len, now)) {
         c->mib.PAWSEstab++;
-        c->ack_now = true;
+        /* RFC 7323 5.3 R1 answers with an ACK; for a segment without
+         * data (an old ACK overtaken by a newer one: reordering) Linux
+         * rate-limits that answer (tcp_oow_rate_limited, 500 ms), else
+         * every reordered ACK draws an ACK back */
+        if (seg_len || now - c->oow_ack_at >= MPX_TCP_OOW_ACK_GAP) {
+            c->oow_ack_at = now;
+            c->ack_now = true;
+        }
         return 0;
     }
     if (!seq_acceptable(c, th->seq, seg_len)) {

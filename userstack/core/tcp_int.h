@@ -15,7 +15,10 @@
 #define MPX_TCP_SB_MAX      32 /* scoreboard blocks (sender) */
 #define MPX_TCP_OOO_MAX     64 /* hard cap on cfg.ooo_max_ranges */
 #define MPX_TCP_EVQ         16
-#define MPX_TCP_DUPTHRESH   3                              /* RFC 5681 / RFC 6675 DupThresh */
+#define MPX_TCP_DUPTHRESH   3                     /* RFC 5681 / RFC 6675 DupThresh */
+#define MPX_TCP_PAWS_WINDOW 1                     /* ticks (ms) a TSval may lag TS.Recent (Linux) */
+#define MPX_TCP_OOW_ACK_GAP (500 * MPX_NS_PER_MS) /* Linux tcp_invalid_ratelimit */
+#define MPX_TCP_REORDER_MAX 32                    /* bound of the adaptive DupThresh (Linux: 300) */
 #define MPX_TCP_PAWS_IDLE   (24ull * 86400 * MPX_NS_PER_S) /* RFC 7323 5.5 */
 #define MPX_TCP_QUICKACKS   16                    /* ACK the first segments at once (Linux) */
 #define MPX_TCP_DEFAULT_MSS 536                   /* RFC 9293 3.7.1 when the SYN has none */
@@ -73,6 +76,9 @@ struct mpx_tcp_conn {
     /* Timestamps (RFC 7323). */
     uint32_t ts_offset, ts_recent, last_ack_sent;
     uint64_t ts_recent_age;
+    uint32_t ts_last_sent; /* TSvals never go back (RFC 7323 5.4) */
+    uint64_t oow_ack_at;   /* last ACK answering a PAWS-rejected pure ACK */
+    bool ts_sent;
 
     /* SACK scoreboard (RFC 6675 section 3), sorted, above snd_una. */
     struct mpx_sack_block sb[MPX_TCP_SB_MAX];
@@ -88,6 +94,15 @@ struct mpx_tcp_conn {
     bool rescue_valid;
     uint32_t lost_edge; /* unSACKed bytes below this are lost (IsLost) */
     uint32_t dupacks;
+    /* DupThresh in segments, raised when DSACKs show that a fast
+     * retransmission was spurious (reordering, RFC 4653 / RFC 3708; Linux
+     * tp->reordering); and the DSACK undo of RFC 3708 section 3: the
+     * retransmissions of the last recovery not yet reported duplicate. */
+    uint32_t reordering;
+    uint32_t undo_marker; /* snd_una when that recovery began */
+    uint32_t undo_retrans;
+    bool undo_armed;
+    bool undo_due;        /* all of them were: undo at the next ACK (process_ack) */
     uint32_t reno_sacked; /* RFC 6582: dupacks seen in recovery, in segments */
     bool reno_rtx;        /* retransmit the segment at snd_una now */
     bool cwnd_limited;
@@ -153,6 +168,11 @@ void mpx_tcp_closed(struct mpx_tcp_conn *c, int error);
 void mpx_tcp_log(const struct mpx_tcp_conn *c, enum mpx_log_level lvl, const char *what, uint64_t a,
                  uint64_t b);
 uint32_t mpx_tcp_ts_now(const struct mpx_tcp_conn *c, uint64_t now);
+/* DupThresh now: RFC 5681's 3, or more after reordering was seen. */
+static inline uint32_t mpx_tcp_dupthresh(const struct mpx_tcp_conn *c)
+{
+    return c->reordering > MPX_TCP_DUPTHRESH ? c->reordering : MPX_TCP_DUPTHRESH;
+}
 void mpx_tcp_update_mss(struct mpx_tcp_conn *c);
 void mpx_tcp_queue_rst(struct mpx_tcp_conn *c, uint32_t seq, uint32_t ack, uint8_t flags);
 bool mpx_tcp_challenge_ack(struct mpx_tcp_conn *c, uint64_t now);

@@ -128,7 +128,16 @@ static void fill_options(struct mpx_tcp_conn *c, struct mpx_tcp_opts *o, uint8_t
     }
     if (syn ? (synack ? c->ts_ok : c->cfg.timestamps) : c->ts_ok) {
         o->present |= MPX_TCPO_TS;
-        o->ts_val = mpx_tcp_ts_now(c, now);
+        /* RFC 7323 section 5.4: the clock must be monotonic. An owner
+         * that hands in a slightly older |now| (two clock reads racing)
+         * must not make a TSval go back: the peer's PAWS test would drop
+         * the segment (Linux TcpExtPAWSEstab) and we would retransmit. */
+        uint32_t v = mpx_tcp_ts_now(c, now);
+        if (c->ts_sent && mpx_seq_lt(v, c->ts_last_sent))
+            v = c->ts_last_sent;
+        c->ts_last_sent = v;
+        c->ts_sent = true;
+        o->ts_val = v;
         o->ts_ecr = (flags & MPX_TH_ACK) ? c->ts_recent : 0;
     }
     if (!syn && (flags & MPX_TH_ACK) && sack_blocks_wanted(c))
@@ -201,6 +210,8 @@ static void after_emit(struct mpx_tcp_conn *c, uint8_t flags, uint32_t len, bool
     c->last_snd_data = now;
     if (rtx) {
         c->mib.RetransSegs++;
+        if (c->undo_armed)
+            c->undo_retrans++;
         c->bytes_retrans += len;
         c->total_retrans++;
     } else {

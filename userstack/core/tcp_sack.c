@@ -90,6 +90,31 @@ static bool is_dsack(const struct mpx_tcp_opts *o, uint32_t ack)
            mpx_seq_leq(o->sack[0].right, o->sack[1].right);
 }
 
+/* RFC 3708: a DSACK for data at or above where the last recovery began
+ * reports a retransmission that was not needed: the original arrived
+ * after all, late (reordering). Each one raises DupThresh by a segment
+ * (Linux raises tp->reordering by the distance it measures), so that the
+ * next reordering of that depth is not taken for a loss; when every
+ * retransmission of that recovery proved needless, its window reduction
+ * is undone (Linux tcp_try_undo_dsack). A DSACK that reports a duplicate
+ * the network made is not told apart (RFC 3708 section 3.2 accepts
+ * that). */
+static void dsack_seen(struct mpx_tcp_conn *c, uint32_t l, uint32_t r)
+{
+    if (!c->undo_armed || !mpx_seq_lt(l, r) || mpx_seq_lt(l, c->undo_marker) ||
+        mpx_seq_gt(r, c->snd_max))
+        return;
+    if (c->reordering < MPX_TCP_REORDER_MAX)
+        c->reordering = mpx_tcp_dupthresh(c) + 1;
+    uint32_t mss = c->cc.mss ? c->cc.mss : 536;
+    uint32_t segs = (r - l + mss - 1) / mss;
+    c->undo_retrans = c->undo_retrans > segs ? c->undo_retrans - segs : 0;
+    if (!c->undo_retrans) {
+        c->undo_armed = false;
+        c->undo_due = true;
+    }
+}
+
 uint32_t mpx_tcp_sb_update(struct mpx_tcp_conn *c, const struct mpx_tcp_hdr *th)
 {
     const struct mpx_tcp_opts *o = &th->opts;
@@ -100,6 +125,7 @@ uint32_t mpx_tcp_sb_update(struct mpx_tcp_conn *c, const struct mpx_tcp_hdr *th)
         uint32_t l = o->sack[i].left, r = o->sack[i].right;
         if (i == 0 && is_dsack(o, th->ack)) {
             c->mib.TCPDSACKRecv++;
+            dsack_seen(c, l, r);
             continue;
         }
         /* RFC 2018: blocks must lie within what we sent. */
@@ -145,13 +171,14 @@ const struct mpx_sack_block *mpx_tcp_sb_next(const struct mpx_tcp_conn *c, uint3
  */
 void mpx_tcp_sb_update_lost(struct mpx_tcp_conn *c)
 {
-    uint32_t bytes = 0, limit = (MPX_TCP_DUPTHRESH - 1) * c->cc.mss;
+    uint32_t thresh = mpx_tcp_dupthresh(c);
+    uint32_t bytes = 0, limit = (thresh - 1) * c->cc.mss;
     unsigned count = 0;
     c->lost_edge = c->snd_una;
     for (unsigned i = c->n_sb; i-- > 0;) {
         bytes += blk_len(&c->sb[i]);
         count++;
-        if (bytes > limit || count >= MPX_TCP_DUPTHRESH) {
+        if (bytes > limit || count >= thresh) {
             c->lost_edge = c->sb[i].left;
             break;
         }

@@ -141,6 +141,7 @@ static void rto_data(struct mpx_tcp_conn *c, uint64_t now)
         mpx_tcp_sb_clear(c);
     }
     c->eifel_armed = c->ts_ok && c->backoff == 0;
+    c->undo_armed = c->undo_due = false; /* Eifel judges a timeout */
     c->rto_tsval = mpx_tcp_ts_now(c, now);
     c->ca_state = MPX_TCP_CA_LOSS;
     c->recover = c->snd_max;
