@@ -29,6 +29,11 @@ CLI_SRC    := $(sort $(wildcard userstack/cli/*.c))
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
 SHARED_AOBJ := $(SHARED_SRC:%.c=$(ASAN_DIR)/%.o)
 
+# The shim (issue 7), see libmptcpext.so below.
+SHIM_SRC   := $(sort $(wildcard shim/*.c))
+SHIM_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/%,$(wildcard tests/tools/shim_*.c))
+SHIM_ALL   := $(if $(SHIM_SRC),$(BUILD)/libmptcpext.so $(SHIM_TOOLS))
+
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 IO_OBJ   := $(IO_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -42,7 +47,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 
 .PHONY: all asan test unit lint format deps fuzz fuzz-build bench bench-lab soak clean demo
 all: $(BUILD)/libmpxcore.a $(BUILD)/unit_tests $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/codec_oracle $(BUILD)/linkemu $(BUILD)/tun_probe \
-     $(BUILD)/libmpxtlsh_test.so $(BUILD)/tlsh_cbapp
+     $(BUILD)/libmpxtlsh_test.so $(BUILD)/tlsh_cbapp $(SHIM_ALL)
 
 # --- objects -------------------------------------------------------------
 $(BUILD)/%.o: %.c $(HDRS) Makefile
@@ -92,6 +97,20 @@ $(BUILD)/libmpxtlsh_test.so: $(TLSH_SRC) $(wildcard tlshooks/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itlshooks -shared -fPIC -fvisibility=hidden -o $@ \
 	    $(TLSH_SRC) -ldl -lpthread
+
+# libmptcpext.so (issue 7): the LD_PRELOAD shim, with tlshooks/ and the shim's
+# TLS host, and rpc.c. -fvisibility=hidden: only the interposed libc and TLS
+# functions (marked default) are exported. tests/tools/shim_*.c are test
+# programs run under the shim by tests/test_shim*.py.
+$(BUILD)/libmptcpext.so: $(SHIM_SRC) $(sort $(wildcard tlshooks/*.c)) userstack/rpc.c \
+                         $(wildcard shim/*.h tlshooks/*.h) userstack/rpc.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itlshooks -Ishim -shared -fPIC -fvisibility=hidden \
+	    -Wl,-z,defs -o $@ $(SHIM_SRC) $(sort $(wildcard tlshooks/*.c)) userstack/rpc.c -ldl -lpthread
+
+$(BUILD)/shim_%: tests/tools/shim_%.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Ishim -o $@ $< -lpthread
 
 # An OpenSSL app (linked normally: it is not the hook) for test_tlshooks.py:
 # callback chaining, bypassed SSL_new, renegotiation, error queue.
@@ -157,15 +176,23 @@ test: deps all asan fuzz-build
 	@$(PYTHON) -m pytest -q -rsxX tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
+# nginx -> curl over TLS under the shim, two lab paths, external keys from the
+# TLS exporter; prints subflows, keys, bytes per path; plot in build/demo.png
+# (root). DEMO_ARGS e.g. "--size-mb 20" or "--data-path cli".
+DEMO_ARGS ?=
+demo: deps all
+	$(PYTHON) lab/demo.py $(DEMO_ARGS)
+
 # --- checks --------------------------------------------------------------
 SRC_ALL := $(CORE_SRC) $(IO_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(HDRS) $(SHARED_SRC) $(DAEMON_SRC) $(CLI_SRC) $(wildcard bench/*.c) \
-           $(TLSH_SRC) $(wildcard tlshooks/*.h) tests/tools/tlsh_cbapp.c
+           $(TLSH_SRC) $(wildcard tlshooks/*.h) tests/tools/tlsh_cbapp.c \
+           $(SHIM_SRC) $(wildcard shim/*.h) $(wildcard tests/tools/shim_*.c)
 
 lint: deps
 	clang-format --dry-run --Werror $(SRC_ALL)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	    --std=c11 --inline-suppr -Iuserstack/core -Iuserstack/io \
-	    --suppress=missingIncludeSystem userstack tests/unit tests/fuzz
+	    --suppress=missingIncludeSystem userstack $(wildcard shim) tests/unit tests/fuzz
 	@$(PYTHON) scripts/funclen.py $(CORE_SRC) $(IO_SRC)
 
 format:

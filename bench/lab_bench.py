@@ -59,7 +59,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lab"))
-from netlab import HostSpec, Lab, LabError, PathSpec, wait_for  # noqa: E402
+from netlab import HostSpec, Lab, LabError, PathSpec, stop_process, wait_for  # noqa: E402
 
 PY = "/usr/bin/python3"
 NETTOOL = str(ROOT / "lab" / "nettool.py")
@@ -254,13 +254,7 @@ class Engine:
         return json.loads(p.stdout) if p.returncode == 0 else []
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self.logf.close()
         try:
             os.unlink(self.sock)
@@ -278,6 +272,10 @@ def run_engine(spec, seconds):
     try:
         lab.up()
         limits = ["--limits", f"subflows {max(n - 1, 0)} add_addr_accepted {max(n - 1, 0)}"]
+        # RFC 8684 keys like the kernel it is compared with: under the default
+        # policy (prefer) two engines negotiate external keys, and with no TLS
+        # or PSK to supply one the connection would stay on one path
+        limits += ["--extkey", "never"]
         eps = []
         for p in range(2, n + 1):
             eps += ["--endpoint", f"{lab.addr('client', p, 4)} id {p} subflow"]

@@ -174,6 +174,19 @@ def _alive(pid):
         return False
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM |proc| (a daemon: it cleans up on SIGTERM), SIGKILL it if it
+    has not exited after |timeout| s; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def wait_for(cond, timeout, what, interval=0.01):
     """Poll cond() until it returns a true value or timeout seconds pass."""
     end = time.monotonic() + timeout

@@ -7,7 +7,7 @@ set -eu
 PKGS="gcc make clang libclang-rt-14-dev clang-format cppcheck libssl-dev liburing-dev
       python3 python3-pytest python3-matplotlib tshark iproute2
       libnetfilter-queue-dev libmnl-dev iptables nftables iputils-ping
-      openssl curl wget gnutls-bin nginx libgnutls28-dev"
+      openssl curl wget gnutls-bin nginx libgnutls28-dev openssh-server openssh-client"
 
 missing=""
 for p in $PKGS; do

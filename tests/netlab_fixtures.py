@@ -26,7 +26,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lab"))
 
 import netlab  # noqa: E402
-from netlab import HostSpec, Lab, LabError, PathSpec, wait_for  # noqa: E402,F401 (re-exported)
+from netlab import (  # noqa: E402,F401 (re-exported)
+    HostSpec, Lab, LabError, PathSpec, stop_process, wait_for)
 
 PY = "/usr/bin/python3"
 NETTOOL = str(ROOT / "lab" / "nettool.py")

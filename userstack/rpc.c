@@ -14,6 +14,8 @@
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 _Static_assert(sizeof(struct mpx_rpc_hdr) == 16, "hdr layout");
 _Static_assert(sizeof(struct mpx_rpc_addr) == 20, "addr layout");
@@ -21,6 +23,7 @@ _Static_assert(sizeof(struct mpx_rpc_endp) == 44, "endp layout");
 _Static_assert(sizeof(struct mpx_rpc_sf) == 136, "sf layout");
 _Static_assert(sizeof(struct mpx_rpc_counter) == 56, "counter layout");
 _Static_assert(sizeof(struct mpx_rpc_event) == 72, "event layout");
+_Static_assert(sizeof(struct mpx_rpc_conn_key) == 72, "conn key layout");
 _Static_assert(sizeof(struct mpx_rpc_conn_info) + sizeof(struct mpx_rpc_hdr) <= MPX_RPC_MSG_MAX,
                "conn info fits a message");
 _Static_assert(sizeof(struct mpx_rpc_counters) + sizeof(struct mpx_rpc_hdr) <= MPX_RPC_MSG_MAX,
@@ -195,8 +198,14 @@ static int check_conn_info(const void *b, const char **why)
         FAIL(MPX_RPC_E_RANGE, "conn.key_state");
     if (c->extkey_policy > MPX_RPC_EXTKEY_MAX)
         FAIL(MPX_RPC_E_RANGE, "conn.extkey_policy");
-    if (c->pad)
+    if (c->pad || !zeros(c->pad2, sizeof(c->pad2)))
         FAIL(MPX_RPC_E_PAD, "conn.pad");
+    if (!zeros(c->pad3, sizeof(c->pad3)))
+        FAIL(MPX_RPC_E_PAD, "conn.pad3");
+    if (!has_nul(c->cc, sizeof(c->cc)))
+        FAIL(MPX_RPC_E_STRING, "conn.cc");
+    if (c->opt_flags & ~MPX_RPC_OPT_F_ALL)
+        FAIL(MPX_RPC_E_RANGE, "conn.opt_flags");
     if ((rc = check_addr(&c->local, true, why)) || (rc = check_addr(&c->remote, true, why)))
         return rc;
     for (unsigned i = 0; i < c->n_sf; i++)
@@ -306,6 +315,75 @@ static int check_accept(const void *b, const char **why)
     return MPX_RPC_OK;
 }
 
+static int check_sock(const void *b, const char **why)
+{
+    const struct mpx_rpc_sock *k = b;
+    int rc;
+    if (k->flags & ~MPX_RPC_SOCK_F_ALL)
+        FAIL(MPX_RPC_E_RANGE, "sock.flags");
+    if (k->pad)
+        FAIL(MPX_RPC_E_PAD, "sock.pad");
+    if (k->sock_id == 0)
+        FAIL(MPX_RPC_E_RANGE, "sock.sock_id");
+    if (k->family != 4 && k->family != 6)
+        FAIL(MPX_RPC_E_RANGE, "sock.family");
+    if (k->filler_len > MPX_RPC_FILLER_MAX)
+        FAIL(MPX_RPC_E_RANGE, "sock.filler_len");
+    if ((rc = check_psk(k->psk_len, k->psk, k->extkey_policy, why)))
+        return rc;
+    if ((rc = check_addr(&k->local, true, why)) || (rc = check_addr(&k->remote, true, why)))
+        return rc;
+    return MPX_RPC_OK;
+}
+
+static int check_conn_key(const void *b, const char **why)
+{
+    const struct mpx_rpc_conn_key *k = b;
+    if (k->conn == 0)
+        FAIL(MPX_RPC_E_RANGE, "conn");
+    if (k->key_len < MPX_RPC_EXTKEY_LEN_MIN || k->key_len > MPX_RPC_EXTKEY_LEN_MAX)
+        FAIL(MPX_RPC_E_RANGE, "key_len");
+    if (k->flags)
+        FAIL(MPX_RPC_E_RANGE, "key.flags");
+    if (!zeros(k->key + k->key_len, sizeof(k->key) - k->key_len))
+        FAIL(MPX_RPC_E_PAD, "key tail");
+    return MPX_RPC_OK;
+}
+
+/* Linux's ranges for each option (net/ipv4/tcp.c do_tcp_setsockopt). */
+static int check_setopt(const void *b, const char **why)
+{
+    static const struct {
+        int32_t lo, hi;
+    } range[] = {
+        [MPX_RPC_SO_NODELAY] = {0, 1},
+        [MPX_RPC_SO_CORK] = {0, 1},
+        [MPX_RPC_SO_KEEPALIVE] = {0, 1},
+        [MPX_RPC_SO_KEEPIDLE] = {1, 32767},
+        [MPX_RPC_SO_KEEPINTVL] = {1, 32767},
+        [MPX_RPC_SO_KEEPCNT] = {1, 127},
+        [MPX_RPC_SO_USER_TIMEOUT] = {0, INT32_MAX},
+        [MPX_RPC_SO_CONGESTION] = {0, 0},
+        [MPX_RPC_SO_LINGER0] = {0, 1},
+        [MPX_RPC_SO_TOS] = {0, 255},
+        [MPX_RPC_SO_TTL] = {1, 255},
+    };
+    const struct mpx_rpc_setopt *o = b;
+    if (o->conn == 0)
+        FAIL(MPX_RPC_E_RANGE, "conn");
+    if (o->flags & ~MPX_RPC_SETOPT_F_ALL)
+        FAIL(MPX_RPC_E_RANGE, "setopt.flags");
+    if (o->opt == 0 || o->opt > MPX_RPC_SO_LAST_)
+        FAIL(MPX_RPC_E_RANGE, "setopt.opt");
+    if (o->value < range[o->opt].lo || o->value > range[o->opt].hi)
+        FAIL(MPX_RPC_E_RANGE, "setopt.value");
+    if (!has_nul(o->name, sizeof(o->name)))
+        FAIL(MPX_RPC_E_STRING, "setopt.name");
+    if (o->opt == MPX_RPC_SO_CONGESTION ? o->name[0] == '\0' : !zeros(o->name, sizeof(o->name)))
+        FAIL(MPX_RPC_E_RANGE, "setopt.name");
+    return MPX_RPC_OK;
+}
+
 #define C MPX_RPC_TO_CLIENT
 #define D MPX_RPC_TO_DAEMON
 #define FIXED(nm, dir, type, fn)                                                                   \
@@ -337,6 +415,8 @@ static const struct type_desc *desc(uint16_t type)
         [MPX_RPC_EVENT] = FIXED("EVENT", C, struct mpx_rpc_event, check_event),
         [MPX_RPC_CONNECTED] = FIXED("CONNECTED", C, struct mpx_rpc_conn_result, check_conn_result),
         [MPX_RPC_ACCEPTED] = FIXED("ACCEPTED", C, struct mpx_rpc_conn_result, check_conn_result),
+        [MPX_RPC_SOCK_RESULT] =
+            FIXED("SOCK_RESULT", C, struct mpx_rpc_conn_result, check_conn_result),
     };
     static const struct type_desc requests[] = {
         [MPX_RPC_ENDP_ADD - 32] = FIXED("ENDP_ADD", D, struct mpx_rpc_endp, check_endp),
@@ -361,6 +441,18 @@ static const struct type_desc *desc(uint16_t type)
         [MPX_RPC_ACCEPT - 32] = {"ACCEPT", D, sizeof(struct mpx_rpc_accept), 0, 0, 0, 1, 1,
                                  check_accept},
         [MPX_RPC_CONN_GET - 32] = FIXED("CONN_GET", D, struct mpx_rpc_conn_ref, check_conn_ref),
+        [MPX_RPC_CONN_SETKEY - 32] =
+            FIXED("CONN_SETKEY", D, struct mpx_rpc_conn_key, check_conn_key),
+        [MPX_RPC_CONN_ROTATE - 32] =
+            FIXED("CONN_ROTATE", D, struct mpx_rpc_conn_ref, check_conn_ref),
+        [MPX_RPC_CONN_FIND - 32] = FIXED("CONN_FIND", D, struct mpx_rpc_conn_find, NULL),
+        [MPX_RPC_SOCK_BIND - 32] = FIXED("SOCK_BIND", D, struct mpx_rpc_sock, check_sock),
+        [MPX_RPC_SOCK_CONNECT - 32] = {"SOCK_CONNECT", D, sizeof(struct mpx_rpc_sock), 0, 0, 0, 1,
+                                       1, check_sock},
+        [MPX_RPC_SOCK_LISTEN - 32] = FIXED("SOCK_LISTEN", D, struct mpx_rpc_sock, check_sock),
+        [MPX_RPC_SOCK_GET - 32] = FIXED("SOCK_GET", D, struct mpx_rpc_sock, check_sock),
+        [MPX_RPC_SOCK_CLOSE - 32] = FIXED("SOCK_CLOSE", D, struct mpx_rpc_sock, check_sock),
+        [MPX_RPC_CONN_SETOPT - 32] = FIXED("CONN_SETOPT", D, struct mpx_rpc_setopt, check_setopt),
     };
     if (type >= 1 && type < MPX_RPC_REPLY_LAST_)
         return &replies[type];
@@ -706,4 +798,178 @@ int mpx_rpc_errno(int e)
     default:
         return e > 0 ? 0 : -EINVAL;
     }
+}
+
+static int psk_hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Hex (32..128 digits, trailing CR/LF ignored) or raw 16..64 bytes. */
+static int psk_parse(const uint8_t *buf, size_t n, uint8_t *out)
+{
+    size_t l = n;
+    bool hex = true;
+
+    while (l && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
+        l--;
+    for (size_t i = 0; i < l && hex; i++)
+        hex = psk_hexval(buf[i]) >= 0;
+    if (hex && l % 2 == 0 && l / 2 >= 16 && l / 2 <= MPX_RPC_PSK_MAX) {
+        for (size_t i = 0; i < l / 2; i++)
+            out[i] = (uint8_t)(psk_hexval(buf[2 * i]) << 4 | psk_hexval(buf[2 * i + 1]));
+        return (int)(l / 2);
+    }
+    if (n < 16 || n > MPX_RPC_PSK_MAX)
+        return -EINVAL;
+    memcpy(out, buf, n);
+    return (int)n;
+}
+
+int mpx_rpc_psk_read(const char *path, uint8_t out[MPX_RPC_PSK_MAX], char *err, size_t errcap)
+{
+    struct stat st;
+    uint8_t buf[2 * MPX_RPC_PSK_MAX + 4];
+    ssize_t n;
+    int rc;
+    /* O_NONBLOCK: a FIFO in its place must not hang the caller */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+    if (fd < 0 || fstat(fd, &st)) {
+        rc = -errno;
+        snprintf(err, errcap, "PSK file %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(err, errcap, "PSK file %s: not a regular file", path);
+        return -EINVAL;
+    }
+    /* like ssh with private keys: a key others can read is not a secret */
+    if (st.st_mode & 077) {
+        close(fd);
+        snprintf(err, errcap,
+                 "PSK file %s is accessible by group/others (mode %04o); run chmod 600 %s", path,
+                 (unsigned)(st.st_mode & 07777), path);
+        return -EACCES;
+    }
+    n = read(fd, buf, sizeof(buf));
+    rc = n < 0 ? -errno : 0;
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errcap, "PSK file %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    rc = psk_parse(buf, (size_t)n, out);
+    explicit_bzero(buf, sizeof(buf));
+    if (rc < 0)
+        snprintf(err, errcap, "PSK file %s: expected 16..%d bytes (raw) or 32..%d hex digits", path,
+                 MPX_RPC_PSK_MAX, 2 * MPX_RPC_PSK_MAX);
+    return rc;
+}
+
+/* ---- accepted-connection names (the shim's accept) ------------------------ */
+
+static size_t put_hex(char *o, const uint8_t *p, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        o[2 * i] = hx[p[i] >> 4];
+        o[2 * i + 1] = hx[p[i] & 15];
+    }
+    return 2 * n;
+}
+
+static int get_hex(const char *s, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < 2 * n; i++) {
+        int c = s[i], v;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else
+            return -EINVAL;
+        if (i % 2 == 0)
+            p[i / 2] = (uint8_t)(v << 4);
+        else
+            p[i / 2] |= (uint8_t)v;
+    }
+    return 0;
+}
+
+static size_t put_ep(char *o, const struct mpx_rpc_addr *a, uint16_t port)
+{
+    uint8_t pb[2] = {(uint8_t)(port >> 8), (uint8_t)port};
+    size_t n = 0;
+    o[n++] = a->family == 6 ? '6' : '4';
+    n += put_hex(o + n, a->a, a->family == 6 ? 16 : 4);
+    n += put_hex(o + n, pb, 2);
+    return n;
+}
+
+size_t mpx_rpc_acc_name(char *out, size_t cap, int lfamily, uint32_t conn,
+                        const struct mpx_rpc_addr *peer, uint16_t pport,
+                        const struct mpx_rpc_addr *local, uint16_t lport)
+{
+    char tmp[128];
+    uint8_t cb[4] = {(uint8_t)(conn >> 24), (uint8_t)(conn >> 16), (uint8_t)(conn >> 8),
+                     (uint8_t)conn};
+    size_t n = strlen(MPX_RPC_ACC_PREFIX);
+
+    memcpy(tmp, MPX_RPC_ACC_PREFIX, n);
+    tmp[n++] = lfamily == 6 ? '6' : '4';
+    n += put_hex(tmp + n, cb, 4);
+    n += put_ep(tmp + n, peer, pport);
+    n += put_ep(tmp + n, local, lport);
+    if (n > cap)
+        return 0;
+    memcpy(out, tmp, n);
+    return n;
+}
+
+static int get_ep(const char *s, size_t len, size_t *off, struct mpx_rpc_addr *a, uint16_t *port)
+{
+    uint8_t pb[2];
+    size_t alen;
+    if (*off >= len || (s[*off] != '4' && s[*off] != '6'))
+        return -EINVAL;
+    memset(a, 0, sizeof(*a));
+    a->family = (uint8_t)(s[*off] - '0');
+    alen = a->family == 6 ? 16 : 4;
+    (*off)++;
+    if (*off + 2 * alen + 4 > len || get_hex(s + *off, a->a, alen) ||
+        get_hex(s + *off + 2 * alen, pb, 2))
+        return -EINVAL;
+    *off += 2 * alen + 4;
+    *port = (uint16_t)(pb[0] << 8 | pb[1]);
+    return 0;
+}
+
+int mpx_rpc_acc_parse(const char *name, size_t len, int *lfamily, uint32_t *conn,
+                      struct mpx_rpc_addr *peer, uint16_t *pport, struct mpx_rpc_addr *local,
+                      uint16_t *lport)
+{
+    size_t off = strlen(MPX_RPC_ACC_PREFIX);
+    uint8_t cb[4];
+    if (len < off + 9 || memcmp(name, MPX_RPC_ACC_PREFIX, off) ||
+        (name[off] != '4' && name[off] != '6'))
+        return -EINVAL;
+    *lfamily = name[off] == '6' ? 6 : 4;
+    off++;
+    if (get_hex(name + off, cb, 4))
+        return -EINVAL;
+    off += 8;
+    *conn = (uint32_t)cb[0] << 24 | (uint32_t)cb[1] << 16 | (uint32_t)cb[2] << 8 | cb[3];
+    if (get_ep(name, len, &off, peer, pport) || get_ep(name, len, &off, local, lport))
+        return -EINVAL;
+    return off == len ? 0 : -EINVAL;
 }

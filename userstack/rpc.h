@@ -63,6 +63,8 @@ enum mpx_rpc_type {
     MPX_RPC_EVENT,      /* struct mpx_rpc_event */
     MPX_RPC_CONNECTED,  /* struct mpx_rpc_conn_result (CONNECT) */
     MPX_RPC_ACCEPTED,   /* struct mpx_rpc_conn_result (ACCEPT) */
+    /* struct mpx_rpc_conn_result (the shim's SOCK_* requests) */
+    MPX_RPC_SOCK_RESULT,
     MPX_RPC_REPLY_LAST_,
     /* requests (client -> daemon) */
     MPX_RPC_ENDP_ADD = 32, /* struct mpx_rpc_endp */
@@ -84,6 +86,19 @@ enum mpx_rpc_type {
     MPX_RPC_ACCEPT,        /* struct mpx_rpc_accept + 1 fd -> ACCEPTED */
     MPX_RPC_CONN_GET,      /* struct mpx_rpc_conn_ref -> CONN_INFO (getsockname,
                             * getpeername, TCP_INFO / MPTCP_INFO for the shim) */
+    /* the shim's sockets (issue 7), by socket id: struct mpx_rpc_sock */
+    MPX_RPC_SOCK_BIND,    /* reserve local (addr, port) -> SOCK_RESULT */
+    MPX_RPC_SOCK_CONNECT, /* + 1 fd (far end of the app's socket) -> SOCK_RESULT */
+    MPX_RPC_SOCK_LISTEN,  /* deliver connections to \0mptcpext/s/... -> SOCK_RESULT */
+    MPX_RPC_SOCK_GET,     /* state, error (SO_ERROR), addresses -> SOCK_RESULT */
+    MPX_RPC_SOCK_CLOSE,   /* fire and forget: the app closed a bound socket */
+    /* external keys (issue 8) */
+    MPX_RPC_CONN_SETKEY, /* struct mpx_rpc_conn_key -> STATUS: install the external key
+                          * (TLS exporter, mptcpext_set_key) of an E-mode connection */
+    MPX_RPC_CONN_ROTATE, /* struct mpx_rpc_conn_ref -> STATUS: rotate its external key */
+    MPX_RPC_CONN_SETOPT, /* struct mpx_rpc_setopt: a socket option (fire and forget) */
+    MPX_RPC_CONN_FIND,   /* struct mpx_rpc_conn_find -> CONN_INFO: the caller's connection
+                          * whose client->server stream starts with that ClientHello */
     MPX_RPC_REQUEST_LAST_,
 };
 
@@ -176,12 +191,23 @@ struct mpx_rpc_sf {
 
 /* Key state (DESIGN decision 6; only RFC 8684 keys exist so far). */
 enum mpx_rpc_key_state {
-    MPX_RPC_KEY_NONE = 0,  /* no MPTCP keys (fallback, listener, handshake) */
-    MPX_RPC_KEY_RFC8684,   /* keys exchanged in clear (RFC 8684) */
-    MPX_RPC_KEY_EXT_WAIT,  /* external key expected, not installed yet */
-    MPX_RPC_KEY_EXT_ACTIVE /* external key in use */
+    MPX_RPC_KEY_NONE = 0,     /* no MPTCP keys (fallback, listener, handshake) */
+    MPX_RPC_KEY_RFC8684,      /* keys exchanged in clear (RFC 8684) */
+    MPX_RPC_KEY_EXT_WAIT,     /* external key expected, not installed yet */
+    MPX_RPC_KEY_EXT_ACTIVE,   /* external key in use (both sides confirmed it) */
+    MPX_RPC_KEY_EXT_PENDING,  /* installed, NEW_KEY sent, not confirmed by the peer yet */
+    MPX_RPC_KEY_EXT_ROTATING, /* active key in use, the next one not confirmed yet */
+    MPX_RPC_KEY_EXT_FAILED,   /* NEW_KEY never confirmed: the connection stays single-path */
 };
-#define MPX_RPC_KEY_STATE_MAX MPX_RPC_KEY_EXT_ACTIVE
+#define MPX_RPC_KEY_STATE_MAX MPX_RPC_KEY_EXT_FAILED
+
+/* conn_info.opt_flags: boolean socket options in force */
+#define MPX_RPC_OPT_F_NODELAY   0x1u
+#define MPX_RPC_OPT_F_CORK      0x2u
+#define MPX_RPC_OPT_F_KEEPALIVE 0x4u
+#define MPX_RPC_OPT_F_LINGER0   0x8u /* SO_LINGER {1, 0}: close() aborts */
+#define MPX_RPC_OPT_F_ALL       0xfu
+#define MPX_RPC_CC_NAME_MAX     16 /* TCP_CA_NAME_MAX */
 
 #define MPX_RPC_SF_MAX 8
 struct mpx_rpc_conn_info {
@@ -199,7 +225,25 @@ struct mpx_rpc_conn_info {
     uint64_t write_seq, snd_una, snd_nxt, rcv_nxt;
     uint64_t bytes_sent, bytes_received, bytes_acked, bytes_retrans;
     uint64_t send_queued, recv_ready;
-    struct mpx_rpc_sf sf[MPX_RPC_SF_MAX];
+    /* external key (never the key itself): first 8 bytes of SHA-256 of the
+     * key in use (zero if none), its generation (+1 per rotation), its K */
+    uint8_t key_fpr[8];
+    uint32_t key_gen;
+    uint8_t key_id;
+    uint8_t pad2[3];
+    /* socket options in force (CONN_SETOPT; what `mptcpext conn` shows) */
+    char cc[MPX_RPC_CC_NAME_MAX]; /* congestion control (TCP_CONGESTION) */
+    uint32_t opt_flags;           /* MPX_RPC_OPT_F_* */
+    uint32_t keep_idle_s, keep_intvl_s, user_timeout_ms;
+    uint8_t keep_cnt, tos, ttl;
+    /* the rest of Linux struct mptcp_info (MPTCP_INFO) */
+    uint8_t subflows_max, subflows_total;
+    uint8_t add_addr_signal, add_addr_accepted, add_addr_signal_max, add_addr_accepted_max;
+    uint8_t local_addr_used, local_addr_max;
+    uint8_t pad3[5];
+    uint64_t retransmits;
+    uint64_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms; /* ms ago (0: never) */
+    struct mpx_rpc_sf sf[MPX_RPC_SF_MAX]; /* last: only n_sf of them are sent */
 };
 
 #define MPX_RPC_COUNTER_NAME_MAX 48
@@ -286,12 +330,118 @@ struct mpx_rpc_listen {
     uint8_t psk[MPX_RPC_PSK_MAX];
 };
 
+/* CONN_SETKEY: the raw external key of |conn| (draft-baerts-tcpm-mptcpext-00
+ * section 4.2; 16..64 bytes, NOTES D18). Only the owner (or root) may set
+ * it; the engine keeps the first key of a connection. */
+#define MPX_RPC_EXTKEY_LEN_MIN 16
+#define MPX_RPC_EXTKEY_LEN_MAX 64
+struct mpx_rpc_conn_key {
+    uint32_t conn;
+    uint16_t key_len;
+    uint16_t flags; /* 0 (reserved) */
+    uint8_t key[MPX_RPC_EXTKEY_LEN_MAX];
+};
+
+/* CONN_FIND: a TLS session with no socket fd (memory BIOs: the program moves
+ * the bytes itself) is matched by its ClientHello.random, which the daemon
+ * reads at bytes 11..42 of each bridged connection's client->server stream
+ * (notes/tlshooks.md section 4.1). Only the caller's own connections match. */
+#define MPX_RPC_RANDOM_LEN 32
+struct mpx_rpc_conn_find {
+    uint8_t client_random[MPX_RPC_RANDOM_LEN];
+};
+
 #define MPX_RPC_ACCEPT_F_NONBLOCK 0x1u /* reply -EAGAIN instead of waiting */
 #define MPX_RPC_ACCEPT_F_ALL      0x1u
 struct mpx_rpc_accept {
     uint32_t flags;
     uint16_t port;
     uint16_t pad;
+};
+
+/*
+ * The shim's sockets (issue 7, shim/README.md "protocol"). Every socket the
+ * shim makes in socket() is an AF_UNIX stream socket bound to the abstract
+ * name MPX_RPC_SOCK_NAME_FMT (family digit, 64-bit id in hex); the daemon
+ * keeps its bind reservation, listener, connection and pending connect error
+ * by that id (and owner uid). SOCK_CONNECT carries the far end of the app's
+ * socket; the app has already written filler_len bytes of filler into it,
+ * which the daemon discards once the MPTCP connection is established (the
+ * app's fd turns writable exactly then) or leaves unread when it fails (the
+ * app's fd gets POLLERR|POLLHUP); SOCK_GET then tells the errno, once.
+ * SOCK_LISTEN makes the daemon deliver each established connection by
+ * connecting an AF_UNIX socket bound to MPX_RPC_ACC_NAME_FMT's name to the
+ * app's listening socket.
+ */
+#define MPX_RPC_SOCK_PREFIX   "mptcpext/s/"
+#define MPX_RPC_SOCK_NAME_FMT "mptcpext/s/%c/%016llx"
+#define MPX_RPC_ACC_PREFIX    "mptcpext/a/"
+
+#define MPX_RPC_SOCK_F_REUSEADDR 0x01u
+#define MPX_RPC_SOCK_F_REUSEPORT 0x02u
+#define MPX_RPC_SOCK_F_V6ONLY    0x04u
+#define MPX_RPC_SOCK_F_FREEBIND  0x08u
+#define MPX_RPC_SOCK_F_TAKE_ERR  0x10u /* SOCK_GET: clear the pending error */
+#define MPX_RPC_SOCK_F_ALL       0x1fu
+#define MPX_RPC_FILLER_MAX       (4u << 20)
+struct mpx_rpc_sock {
+    uint64_t sock_id;
+    uint32_t flags;        /* MPX_RPC_SOCK_F_* */
+    uint8_t family;        /* of the app's socket: 4 or 6 */
+    uint8_t extkey_policy; /* enum mpx_rpc_extkey */
+    uint16_t psk_len;
+    struct mpx_rpc_addr local; /* bound address (family 0: any) */
+    struct mpx_rpc_addr remote;
+    uint16_t lport, rport;
+    uint32_t filler_len; /* SOCK_CONNECT: bytes of filler before the app's data */
+    uint32_t backlog;    /* SOCK_LISTEN */
+    uint32_t pad;
+    uint8_t psk[MPX_RPC_PSK_MAX];
+};
+
+/* The abstract name (without its leading NUL) of the daemon's end of an
+ * accepted connection: MPX_RPC_ACC_PREFIX, the family of the app's listening
+ * socket ('4'/'6'), the connection id, then peer and local address and port
+ * in hex (family digit, 8 or 32 hex digits, 4 hex digits each). Returns the
+ * length (at most 107), or 0 if |cap| is too small. */
+size_t mpx_rpc_acc_name(char *out, size_t cap, int lfamily, uint32_t conn,
+                        const struct mpx_rpc_addr *peer, uint16_t pport,
+                        const struct mpx_rpc_addr *local, uint16_t lport);
+/* Its inverse; 0 or -EINVAL. */
+int mpx_rpc_acc_parse(const char *name, size_t len, int *lfamily, uint32_t *conn,
+                      struct mpx_rpc_addr *peer, uint16_t *pport, struct mpx_rpc_addr *local,
+                      uint16_t *lport);
+
+/*
+ * CONN_SETOPT (the shim's setsockopt, issue 7): one socket option of a
+ * connection the client owns, with Linux's units and ranges. Fire and
+ * forget (nginx toggles TCP_CORK per response; no round trip): no reply
+ * unless MPX_RPC_SETOPT_F_REPLY asks for a STATUS. The shim validates
+ * values before it sends; a failure in the engine (connection gone) is
+ * counted (MpxdSetoptFail) and logged at debug level.
+ */
+enum mpx_rpc_sockopt {
+    MPX_RPC_SO_NODELAY = 1,  /* TCP_NODELAY: value 0/1 */
+    MPX_RPC_SO_CORK,         /* TCP_CORK: 0/1 */
+    MPX_RPC_SO_KEEPALIVE,    /* SO_KEEPALIVE: 0/1 */
+    MPX_RPC_SO_KEEPIDLE,     /* TCP_KEEPIDLE: s, 1..32767 */
+    MPX_RPC_SO_KEEPINTVL,    /* TCP_KEEPINTVL: s, 1..32767 */
+    MPX_RPC_SO_KEEPCNT,      /* TCP_KEEPCNT: 1..127 */
+    MPX_RPC_SO_USER_TIMEOUT, /* TCP_USER_TIMEOUT: ms, 0 = off */
+    MPX_RPC_SO_CONGESTION,   /* TCP_CONGESTION: name (cubic, reno, lia) */
+    MPX_RPC_SO_LINGER0,      /* SO_LINGER: 1 = {1, 0} (abortive close), 0 = normal */
+    MPX_RPC_SO_TOS,          /* IP_TOS / IPV6_TCLASS: 0..255 */
+    MPX_RPC_SO_TTL,          /* IP_TTL / IPV6_UNICAST_HOPS: 1..255 */
+    MPX_RPC_SO_LAST_ = MPX_RPC_SO_TTL,
+};
+#define MPX_RPC_SETOPT_F_REPLY 0x1u
+#define MPX_RPC_SETOPT_F_ALL   0x1u
+struct mpx_rpc_setopt {
+    uint32_t conn;
+    uint32_t flags; /* MPX_RPC_SETOPT_F_* */
+    uint32_t opt;   /* enum mpx_rpc_sockopt */
+    int32_t value;
+    char name[MPX_RPC_CC_NAME_MAX]; /* CONGESTION: NUL-terminated; else zero */
 };
 
 /* ---- encode / decode ------------------------------------------------------ */
@@ -383,5 +533,16 @@ void mpx_rpc_default_socket(char *buf, size_t cap, const char *name);
  * positive values pass through as 0. Callers whose socket call has its own
  * errno for a code (connect: EEXIST means EADDRINUSE) translate after it. */
 int mpx_rpc_errno(int mpx_err);
+
+/*
+ * Read a pre-shared key file (CLI --psk-file, shim MPTCPEXT_PSK_FILE): a
+ * regular file, not accessible by group or others (like ssh's private keys),
+ * holding 16..MPX_RPC_PSK_MAX raw bytes or twice that many hex digits (a
+ * trailing newline is ignored for hex). Returns the key length, or a
+ * negative errno (-EACCES for permissions, -EINVAL for the size or type)
+ * with a one-line reason in |err|. The key never appears in |err|; the
+ * read buffer is erased.
+ */
+int mpx_rpc_psk_read(const char *path, uint8_t out[MPX_RPC_PSK_MAX], char *err, size_t errcap);
 
 #endif /* MPX_RPC_H */

@@ -47,6 +47,9 @@ int cli_cmd_monitor(struct cli *c, int argc, char **argv);
 int cli_cmd_connect(struct cli *c, int argc, char **argv);
 int cli_cmd_listen(struct cli *c, int argc, char **argv);
 int cli_cmd_plot(int argc, char **argv);
+/* run [OPTIONS] PROGRAM ARGS...: exec PROGRAM under libmptcpext.so
+ * (run.c); returns only on error. */
+int cli_cmd_run(struct cli *c, int argc, char **argv);
 
 /* Reads and checks a PSK file (owner-only permissions, 16..64 bytes, raw
  * or hex). 0 or -1 (printed). */

@@ -26,61 +26,16 @@
 
 #define BUFSZ (64 * 1024)
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = tolower(ch);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
+/* The parsing and the permission check are rpc.c's, shared with the shim
+ * (MPTCPEXT_PSK_FILE). */
 int cli_read_psk(const char *path, uint8_t *psk, uint16_t *len)
 {
-    struct stat st;
-    uint8_t buf[2 * MPX_RPC_PSK_MAX + 4];
-    ssize_t n;
-    size_t l;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    bool hex = true;
-
-    if (fd < 0 || fstat(fd, &st)) {
-        fprintf(stderr, "mptcpext: PSK file %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    /* like ssh with private keys: a key others can read is not a secret */
-    if (st.st_mode & 077) {
-        fprintf(stderr,
-                "mptcpext: PSK file %s is accessible by group/others (mode %04o); "
-                "run chmod 600 %s\n",
-                path, (unsigned)(st.st_mode & 07777), path);
-        close(fd);
-        return -1;
-    }
-    n = read(fd, buf, sizeof(buf));
-    close(fd);
+    char err[320];
+    int n = mpx_rpc_psk_read(path, psk, err, sizeof(err));
     if (n < 0) {
-        fprintf(stderr, "mptcpext: PSK file %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "mptcpext: %s\n", err);
         return -1;
     }
-    l = (size_t)n;
-    while (l && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
-        l--;
-    for (size_t i = 0; i < l; i++)
-        hex = hex && hexval(buf[i]) >= 0;
-    if (hex && l % 2 == 0 && l / 2 >= 16 && l / 2 <= MPX_RPC_PSK_MAX) {
-        for (size_t i = 0; i < l / 2; i++)
-            psk[i] = (uint8_t)(hexval(buf[2 * i]) << 4 | hexval(buf[2 * i + 1]));
-        *len = (uint16_t)(l / 2);
-        return 0;
-    }
-    if ((size_t)n < 16 || (size_t)n > MPX_RPC_PSK_MAX) {
-        fprintf(stderr, "mptcpext: PSK file %s: expected 16..%d bytes (raw) or 32..%d hex digits\n",
-                path, MPX_RPC_PSK_MAX, 2 * MPX_RPC_PSK_MAX);
-        return -1;
-    }
-    memcpy(psk, buf, (size_t)n);
     *len = (uint16_t)n;
     return 0;
 }

@@ -31,6 +31,8 @@ static void usage(FILE *f)
             "  connect HOST PORT [--source ADDR] [--psk-file F] [--extkey never|prefer|require]\n"
             "  listen PORT [--psk-file F] [--extkey POLICY]   stdin/stdout, like ncat\n"
             "  plot EVENTS.jsonl -o OUT.png             per-subflow throughput over time\n"
+            "  run [--extkey P] [--psk-file F] [--log L] [--no-start] PROGRAM ARGS...\n"
+            "                                           PROGRAM on the engine (LD_PRELOAD)\n"
             "Socket: --socket, $MPTCPEXT_SOCKET, or %s/<netns name>.sock\n",
             MPX_RPC_SOCK_DIR);
 }
@@ -201,10 +203,8 @@ static int dispatch(struct cli *c, int argc, char **argv)
 
     if (!strcmp(v, "plot"))
         return cli_cmd_plot(argc - 1, argv + 1);
-    if (!strcmp(v, "run")) {
-        fprintf(stderr, "mptcpext run: not implemented yet (LD_PRELOAD shim issue)\n");
-        return 2;
-    }
+    if (!strcmp(v, "run"))
+        return cli_cmd_run(c, argc - 1, argv + 1);
     if (cli_open(c))
         return 1;
     if (!strcmp(v, "conn") || !strcmp(v, "ss"))
@@ -261,8 +261,8 @@ int main(int argc, char **argv)
         mpx_rpc_default_socket(c.sock_buf, sizeof(c.sock_buf), name);
         c.sock = c.sock_buf;
     }
-    /* --json may also come after the verb */
-    for (int k = i; k < argc; k++)
+    /* --json may also come after the verb (not for run: PROGRAM's own) */
+    for (int k = i; k < argc && strcmp(argv[i], "run"); k++)
         if (!strcmp(argv[k], "--json") || !strcmp(argv[k], "-j")) {
             c.json = true;
             memmove(&argv[k], &argv[k + 1], (size_t)(argc - k) * sizeof(char *));

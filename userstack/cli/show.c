@@ -23,8 +23,35 @@ static const char *tcp_state(uint8_t s)
 
 static const char *key_state(uint8_t k)
 {
-    static const char *const names[] = {"none", "rfc8684", "ext-wait", "ext-active"};
+    static const char *const names[] = {"none",        "rfc8684",      "ext-wait",  "ext-active",
+                                        "ext-pending", "ext-rotating", "ext-failed"};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == MPX_RPC_KEY_STATE_MAX + 1,
+                   "a name for every key state");
     return k <= MPX_RPC_KEY_STATE_MAX ? names[k] : "?";
+}
+
+/* The external key's fingerprint (first 8 bytes of SHA-256 of the key,
+ * never the key): equal on both ends when they share the key. "" if none. */
+static const char *key_fpr(const struct mpx_rpc_conn_info *ci, char *buf, size_t cap)
+{
+    static const uint8_t zero[sizeof(ci->key_fpr)];
+    buf[0] = '\0';
+    if (memcmp(ci->key_fpr, zero, sizeof(zero)) == 0 || cap < 2 * sizeof(zero) + 1)
+        return buf;
+    for (size_t i = 0; i < sizeof(zero); i++)
+        snprintf(buf + 2 * i, cap - 2 * i, "%02x", ci->key_fpr[i]);
+    return buf;
+}
+
+/* "ext-active fp:1a2b3c4d5e6f7081 gen:0" (text form of `conn`) */
+static const char *key_text(const struct mpx_rpc_conn_info *ci, char *buf, size_t cap)
+{
+    char fp[24];
+    if (*key_fpr(ci, fp, sizeof(fp)))
+        snprintf(buf, cap, "%s fp:%s gen:%u", key_state(ci->key_state), fp, ci->key_gen);
+    else
+        snprintf(buf, cap, "%s", key_state(ci->key_state));
+    return buf;
 }
 
 static const char *policy_name(uint8_t p)
@@ -57,7 +84,7 @@ static const char *hostport(const struct mpx_rpc_addr *a, uint16_t port, char *b
 
 static void conn_text(const struct mpx_rpc_conn_info *ci)
 {
-    char l[80], r[80];
+    char l[80], r[80], kt[64];
     printf("%-10s %-6llu %-6llu %-28s %-28s conn:%u uid:%u\n", conn_state(ci),
            (unsigned long long)ci->recv_ready, (unsigned long long)ci->send_queued,
            hostport(&ci->local, ci->lport, l, sizeof(l)),
@@ -74,7 +101,7 @@ static void conn_text(const struct mpx_rpc_conn_info *ci)
            ci->flags & MPX_RPC_CONN_F_MPTCP ? "mptcp" : "tcp",
            ci->flags & MPX_RPC_CONN_F_FALLBACK ? " fallback" : "",
            ci->flags & MPX_RPC_CONN_F_CSUM ? " csum" : "", ci->local_token, ci->remote_token,
-           key_state(ci->key_state), policy_name(ci->extkey_policy), ci->n_sf,
+           key_text(ci, kt, sizeof(kt)), policy_name(ci->extkey_policy), ci->n_sf,
            (unsigned long long)ci->write_seq, (unsigned long long)ci->snd_una,
            (unsigned long long)ci->rcv_nxt, (unsigned long long)ci->bytes_sent,
            (unsigned long long)ci->bytes_received, (unsigned long long)ci->bytes_acked,
@@ -83,6 +110,13 @@ static void conn_text(const struct mpx_rpc_conn_info *ci)
     if (ci->error)
         printf(" error:%s", strerror(-ci->error));
     putchar('\n');
+    printf("\t cc:%s%s%s%s%s keepidle:%u keepintvl:%u keepcnt:%u user_timeout:%u tos:0x%02x "
+           "ttl:%u\n",
+           ci->cc, ci->opt_flags & MPX_RPC_OPT_F_NODELAY ? " nodelay" : "",
+           ci->opt_flags & MPX_RPC_OPT_F_CORK ? " cork" : "",
+           ci->opt_flags & MPX_RPC_OPT_F_KEEPALIVE ? " keepalive" : "",
+           ci->opt_flags & MPX_RPC_OPT_F_LINGER0 ? " linger0" : "", ci->keep_idle_s,
+           ci->keep_intvl_s, ci->keep_cnt, ci->user_timeout_ms, ci->tos, ci->ttl);
     for (unsigned i = 0; i < ci->n_sf; i++) {
         const struct mpx_rpc_sf *s = &ci->sf[i];
         printf(
@@ -105,15 +139,32 @@ static void json_addr(const char *key, const struct mpx_rpc_addr *a)
     printf("\"%s\":\"%s\"", key, a->family ? mpx_rpc_addr_fmt(a, t, sizeof(t)) : "");
 }
 
+/* The socket options in force (the shim's setsockopt, CONN_SETOPT). */
+static void sockopt_json(const struct mpx_rpc_conn_info *ci)
+{
+    printf("\"sockopt\":{\"cc\":\"%s\",\"nodelay\":%s,\"cork\":%s,\"keepalive\":%s,"
+           "\"linger0\":%s,\"keepidle\":%u,\"keepintvl\":%u,\"keepcnt\":%u,"
+           "\"user_timeout_ms\":%u,\"tos\":%u,\"ttl\":%u},",
+           ci->cc, ci->opt_flags & MPX_RPC_OPT_F_NODELAY ? "true" : "false",
+           ci->opt_flags & MPX_RPC_OPT_F_CORK ? "true" : "false",
+           ci->opt_flags & MPX_RPC_OPT_F_KEEPALIVE ? "true" : "false",
+           ci->opt_flags & MPX_RPC_OPT_F_LINGER0 ? "true" : "false", ci->keep_idle_s,
+           ci->keep_intvl_s, ci->keep_cnt, ci->user_timeout_ms, ci->tos, ci->ttl);
+}
+
 static void conn_json(const struct mpx_rpc_conn_info *ci, bool first)
 {
+    char fp[24];
     printf("%s{\"conn\":%u,\"uid\":%u,\"state\":\"%s\",", first ? "" : ",", ci->conn, ci->uid,
            conn_state(ci));
     json_addr("local", &ci->local);
     printf(",\"lport\":%u,", ci->lport);
+    if (!(ci->flags & MPX_RPC_CONN_F_LISTEN))
+        sockopt_json(ci);
     json_addr("remote", &ci->remote);
     printf(",\"rport\":%u,\"mptcp\":%s,\"fallback\":%s,\"csum\":%s,\"listen\":%s,"
            "\"server\":%s,\"token\":\"%08x\",\"remote_token\":\"%08x\",\"key_state\":\"%s\","
+           "\"key_fpr\":\"%s\",\"key_gen\":%u,"
            "\"extkey_policy\":\"%s\",\"error\":%d,\"write_seq\":%llu,\"snd_una\":%llu,"
            "\"snd_nxt\":%llu,\"rcv_nxt\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
            "\"bytes_acked\":%llu,\"bytes_retrans\":%llu,\"send_queued\":%llu,"
@@ -123,12 +174,13 @@ static void conn_json(const struct mpx_rpc_conn_info *ci, bool first)
            ci->flags & MPX_RPC_CONN_F_CSUM ? "true" : "false",
            ci->flags & MPX_RPC_CONN_F_LISTEN ? "true" : "false",
            ci->flags & MPX_RPC_CONN_F_SERVER ? "true" : "false", ci->local_token, ci->remote_token,
-           key_state(ci->key_state), policy_name(ci->extkey_policy), ci->error,
-           (unsigned long long)ci->write_seq, (unsigned long long)ci->snd_una,
-           (unsigned long long)ci->snd_nxt, (unsigned long long)ci->rcv_nxt,
-           (unsigned long long)ci->bytes_sent, (unsigned long long)ci->bytes_received,
-           (unsigned long long)ci->bytes_acked, (unsigned long long)ci->bytes_retrans,
-           (unsigned long long)ci->send_queued, (unsigned long long)ci->recv_ready);
+           key_state(ci->key_state), key_fpr(ci, fp, sizeof(fp)), ci->key_gen,
+           policy_name(ci->extkey_policy), ci->error, (unsigned long long)ci->write_seq,
+           (unsigned long long)ci->snd_una, (unsigned long long)ci->snd_nxt,
+           (unsigned long long)ci->rcv_nxt, (unsigned long long)ci->bytes_sent,
+           (unsigned long long)ci->bytes_received, (unsigned long long)ci->bytes_acked,
+           (unsigned long long)ci->bytes_retrans, (unsigned long long)ci->send_queued,
+           (unsigned long long)ci->recv_ready);
     for (unsigned i = 0; i < ci->n_sf; i++) {
         const struct mpx_rpc_sf *s = &ci->sf[i];
         printf("%s{", i ? "," : "");

@@ -25,9 +25,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -180,7 +183,8 @@ void mpxd_bridge_connect(struct mpxd *d, uint32_t cidx, uint32_t id,
             mpxd_rpc_status(d, cidx, id, -EINVAL, "the data fd must be an AF_UNIX stream socket");
         return;
     }
-    conn = mpx_eng_connect(d->eng, &req->local, &req->remote, req->rport, mpxd_now());
+    conn = mpx_eng_connect_ext(d->eng, &req->local, &req->remote, req->rport, req->extkey_policy,
+                               mpxd_now());
     if (conn < 0) {
         close(fd);
         mpxd_rpc_status(d, cidx, id, (int)conn, "connect failed");
@@ -212,12 +216,16 @@ void mpxd_bridge_connect(struct mpxd *d, uint32_t cidx, uint32_t id,
         mpxd_rpc_status(d, cidx, id, -EINPROGRESS, NULL);
 }
 
+static void sockerr_keep(struct mpxd *d, uint64_t sock_id, uid_t uid, int err);
+
 void mpxd_bridge_on_established(struct mpxd *d, uint32_t conn)
 {
     struct mpxd_bridge *b = bridge_by_conn(d, conn);
     if (!b || b->state != MPXD_BR_CONNECTING)
         return;
     b->state = MPXD_BR_OPEN;
+    if (b->psk_len) /* E mode only: -EOPNOTSUPP otherwise (the peer said no) */
+        mpx_eng_set_psk(d->eng, conn, b->psk, b->psk_len, mpxd_now());
     reply_result(d, b, 0);
 }
 
@@ -228,6 +236,8 @@ void mpxd_bridge_on_closed(struct mpxd *d, uint32_t conn, int error)
         return;
     if (b->state == MPXD_BR_CONNECTING) {
         reply_result(d, b, error ? error : -ECONNREFUSED);
+        if (b->sock_id)
+            sockerr_keep(d, b->sock_id, b->uid, error ? error : -ECONNREFUSED);
         bridge_kill(d, b, "connect failed");
         return;
     }
@@ -283,9 +293,10 @@ static void pump_app_to_net(struct mpxd *d, struct mpxd_bridge *b, uint64_t now)
 {
     if (b->rlen > b->roff) {
         long n = mpx_eng_send(d->eng, b->conn, b->rbuf + b->roff, b->rlen - b->roff, now);
-        if (n > 0)
+        if (n > 0) {
+            mpxd_hello_sniff(b, b->rbuf + b->roff, (size_t)n, true);
             b->roff += (size_t)n;
-        else if (n < 0 && n != -EAGAIN)
+        } else if (n < 0 && n != -EAGAIN)
             b->rlen = b->roff = 0, b->rd_eof = true, b->shut_sent = true;
         if (b->roff == b->rlen)
             b->rlen = b->roff = 0;
@@ -305,6 +316,7 @@ static void pump_net_to_app(struct mpxd *d, struct mpxd_bridge *b, uint64_t now)
         return;
     n = mpx_eng_recv(d->eng, b->conn, b->wbuf, MPXD_BRIDGE_BUF, now);
     if (n > 0) {
+        mpxd_hello_sniff(b, b->wbuf, (size_t)n, false);
         if (b->app_gone)
             return; /* nobody reads: drop, the orphan path closes soon */
         b->wlen = (size_t)n;
@@ -378,8 +390,14 @@ static void bridge_cqe(void *ctx, uint8_t op, uint32_t idx, int32_t res, uint32_
     }
     if (op == OP_READ) {
         if (res > 0) {
+            /* the shim's connect filler comes first: discarding it is what
+             * makes the app's fd writable (rpc.h, struct mpx_rpc_sock) */
+            size_t skip = b->filler_left < (uint32_t)res ? b->filler_left : (size_t)res;
+            b->filler_left -= (uint32_t)skip;
             b->rlen = (size_t)res;
-            b->roff = 0;
+            b->roff = skip;
+            if (b->roff == b->rlen)
+                b->rlen = b->roff = 0;
         } else if (res == 0 || res != -EINTR) {
             b->rd_eof = true;
             if (res < 0)
@@ -428,7 +446,7 @@ void mpxd_listen(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rp
     for (int i = 0; i < MPXD_MAX_LISTEN && !l; i++)
         if (!d->listeners[i].used)
             l = &d->listeners[i];
-    rc = l ? mpx_eng_listen(d->eng, req->port) : -ENOBUFS;
+    rc = l ? mpx_eng_listen(d->eng, req->port, req->extkey_policy) : -ENOBUFS;
     if (rc < 0) {
         if (notify_fd >= 0)
             close(notify_fd);
@@ -453,6 +471,8 @@ void mpxd_listen(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rp
     mpxd_rpc_status(d, cidx, id, 0, NULL);
 }
 
+static void sockres_drop(struct mpxd *d, uint64_t sock_id);
+
 static void listener_free(struct mpxd *d, struct mpxd_listener *l)
 {
     struct mpx_rpc_event ev;
@@ -466,10 +486,14 @@ static void listener_free(struct mpxd *d, struct mpxd_listener *l)
     }
     if (l->notify_fd >= 0)
         close(l->notify_fd);
+    if (l->sock_id)
+        sockres_drop(d, l->sock_id);
     memset(&ev, 0, sizeof(ev));
     ev.type = MPX_RPC_EV_LISTENER_CLOSED;
     ev.sport = l->port;
     l->used = false;
+    if (!listener_by_port(d, l->port))
+        mpx_eng_unlisten(d->eng, l->port);
     mpxd_event(d, &ev);
 }
 
@@ -549,6 +573,19 @@ void mpxd_accept(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rp
 
 /* Established passive connections from the stack's accept queues into ours,
  * then to waiting ACCEPTs. */
+static void shim_deliver(struct mpxd *d, uint16_t port, uint32_t conn);
+
+/* Next established connection of |l|, with the listener's pre-shared key
+ * installed when it is in E mode (issue 8: before the app sees it, so the
+ * path manager can start at once). */
+static long accept_one(struct mpxd *d, struct mpxd_listener *l)
+{
+    long conn = mpx_eng_accept(d->eng, l->port);
+    if (conn > 0 && l->psk_len)
+        mpx_eng_set_psk(d->eng, (uint32_t)conn, l->psk, l->psk_len, mpxd_now());
+    return conn;
+}
+
 static void take_accepted(struct mpxd *d)
 {
     for (int i = 0; i < MPXD_MAX_LISTEN; i++) {
@@ -556,7 +593,13 @@ static void take_accepted(struct mpxd *d)
         long conn;
         if (!l->used)
             continue;
-        while ((conn = mpx_eng_accept(d->eng, l->port)) > 0) {
+        if (l->sock_id) {
+            uint16_t port = l->port;
+            while ((conn = accept_one(d, l)) > 0)
+                shim_deliver(d, port, (uint32_t)conn);
+            continue;
+        }
+        while ((conn = accept_one(d, l)) > 0) {
             if (l->nq == MPXD_ACCEPT_QUEUE) {
                 mpx_eng_abort(d->eng, (uint32_t)conn, mpxd_now());
                 d->mib.AcceptDropped++;
@@ -636,7 +679,8 @@ uid_t mpxd_conn_owner(struct mpxd *d, uint32_t conn)
 int mpxd_bridges_init(struct mpxd *d)
 {
     d->bridges = calloc(MPXD_MAX_BRIDGES, sizeof(*d->bridges));
-    if (!d->bridges)
+    d->socks = calloc(MPXD_MAX_SOCKS, sizeof(*d->socks));
+    if (!d->bridges || !d->socks)
         return -ENOMEM;
     d->src_bridge = (uint16_t)mpx_uloop_src_add(&d->loop, bridge_cqe, d);
     return 0;
@@ -663,8 +707,11 @@ void mpxd_bridges_shutdown(struct mpxd *d)
 
 void mpxd_bridges_free(struct mpxd *d)
 {
-    if (!d->bridges)
+    if (!d->bridges) {
+        free(d->socks);
+        d->socks = NULL;
         return;
+    }
     for (int i = 0; i < MPXD_MAX_BRIDGES; i++) {
         struct mpxd_bridge *b = &d->bridges[i];
         if (b->state == MPXD_BR_FREE)
@@ -676,4 +723,532 @@ void mpxd_bridges_free(struct mpxd *d)
     }
     free(d->bridges);
     d->bridges = NULL;
+    free(d->socks);
+    d->socks = NULL;
+}
+
+/* ---- the shim's sockets (issue 7; protocol: rpc.h struct mpx_rpc_sock) ------- */
+
+#define SOCKERR_TTL_NS (60ull * 1000000000ull)
+#define EPHEMERAL_LO   32768
+#define EPHEMERAL_HI   60999
+
+static void sock_name(char *out, size_t cap, uint8_t family, uint64_t id)
+{
+    snprintf(out, cap, MPX_RPC_SOCK_NAME_FMT, family == 6 ? '6' : '4', (unsigned long long)id);
+}
+
+/* Does the app's socket |id| still exist? Its abstract name lives exactly as
+ * long as the socket (the last fd of every process closed it). Asked only
+ * on conflicts and closes, so reading /proc/net/unix is cheap enough.
+ * Sockets accept() returned carry their listener's name too: with
+ * |listening_only|, only a listening socket (__SO_ACCEPTCON, 0x10000 in
+ * the Flags column) counts, so a closed listener whose connections are
+ * still open frees its port for a new bind(), as on Linux (iperf3 -s
+ * does that for every test with -N). */
+static bool name_alive(uint8_t family, uint64_t id, bool listening_only)
+{
+    char want[64], line[512];
+    bool found = false;
+    FILE *f = fopen("/proc/net/unix", "re");
+    sock_name(want, sizeof(want), family, id);
+    if (!f)
+        return true; /* cannot tell: keep it */
+    while (!found && fgets(line, sizeof(line), f)) {
+        char *at = strchr(line, '@');
+        size_t n = strlen(want);
+        unsigned flags = 0;
+        if (!at || strncmp(at + 1, want, n) || (at[1 + n] != '\n' && at[1 + n] != '\0'))
+            continue;
+        /* Num: RefCount Protocol Flags Type St Inode Path */
+        found = !listening_only ||
+                (sscanf(line, "%*s %*x %*x %x", &flags) == 1 && (flags & 0x10000u) != 0);
+    }
+    fclose(f);
+    return found;
+}
+
+static struct mpxd_sockres *sockres_find(struct mpxd *d, uint64_t id, uid_t uid)
+{
+    for (int i = 0; i < MPXD_MAX_SOCKS; i++)
+        if (d->socks[i].used && d->socks[i].sock_id == id && d->socks[i].uid == uid)
+            return &d->socks[i];
+    return NULL;
+}
+
+static void sockres_drop(struct mpxd *d, uint64_t sock_id)
+{
+    for (int i = 0; i < MPXD_MAX_SOCKS; i++)
+        if (d->socks[i].used && d->socks[i].sock_id == sock_id)
+            d->socks[i].used = false;
+}
+
+static struct mpxd_listener *listener_by_sock(struct mpxd *d, uint64_t id, uid_t uid)
+{
+    for (int i = 0; i < MPXD_MAX_LISTEN; i++)
+        if (d->listeners[i].used && d->listeners[i].sock_id == id && d->listeners[i].uid == uid)
+            return &d->listeners[i];
+    return NULL;
+}
+
+static bool addr_any(const struct mpx_rpc_addr *a)
+{
+    static const uint8_t z[16];
+    return a->family == 0 || !memcmp(a->a, z, a->family == 4 ? 4 : 16);
+}
+
+/* Do two reservations on one port cover a common address (Linux
+ * inet_bind_conflict: wildcards overlap everything of their family; a v6
+ * wildcard without V6ONLY also covers IPv4)? */
+static bool res_overlap(const struct mpxd_sockres *a, const struct mpxd_sockres *b)
+{
+    bool aany = addr_any(&a->addr), bany = addr_any(&b->addr);
+    int af = a->addr.family ? a->addr.family : a->family;
+    int bf = b->addr.family ? b->addr.family : b->family;
+    if (af != bf) {
+        /* only a dual-stack v6 wildcard meets IPv4 */
+        const struct mpxd_sockres *v6 = af == 6 ? a : b;
+        return addr_any(&v6->addr) && !(v6->flags & MPX_RPC_SOCK_F_V6ONLY);
+    }
+    return aany || bany || !memcmp(a->addr.a, b->addr.a, 16);
+}
+
+static bool res_conflict(struct mpxd *d, const struct mpxd_sockres *n)
+{
+    for (int i = 0; i < MPXD_MAX_SOCKS; i++) {
+        struct mpxd_sockres *o = &d->socks[i];
+        if (!o->used || o->port != n->port || o->sock_id == n->sock_id || !res_overlap(o, n))
+            continue;
+        if ((o->flags & n->flags & MPX_RPC_SOCK_F_REUSEPORT) && o->uid == n->uid)
+            continue;
+        if ((o->flags & n->flags & MPX_RPC_SOCK_F_REUSEADDR) && !o->listening)
+            continue;
+        if (!name_alive(o->family, o->sock_id, o->listening)) {
+            /* the app closed it without telling us (exit, crash) */
+            struct mpxd_listener *l = listener_by_sock(d, o->sock_id, o->uid);
+            if (l)
+                listener_free(d, l);
+            o->used = false;
+            continue;
+        }
+        return true;
+    }
+    /* the CLI's listeners hold their port too */
+    for (int i = 0; i < MPXD_MAX_LISTEN; i++)
+        if (d->listeners[i].used && !d->listeners[i].sock_id && d->listeners[i].port == n->port)
+            return true;
+    return false;
+}
+
+static bool is_local_addr(const struct mpxd *d, const struct mpx_rpc_addr *a)
+{
+    for (unsigned i = 0; i < d->cfg.n_addrs; i++)
+        if (d->cfg.addrs[i].family == a->family &&
+            !memcmp(d->cfg.addrs[i].a, a->a, a->family == 4 ? 4 : 16))
+            return true;
+    return false;
+}
+
+/* Forget the reservations and listeners whose socket is gone (the program
+ * exited or crashed without close()). */
+static void sweep_dead(struct mpxd *d)
+{
+    for (int i = 0; i < MPXD_MAX_SOCKS; i++) {
+        struct mpxd_sockres *o = &d->socks[i];
+        struct mpxd_listener *l;
+        if (!o->used || name_alive(o->family, o->sock_id, o->listening))
+            continue;
+        l = listener_by_sock(d, o->sock_id, o->uid);
+        if (l)
+            listener_free(d, l);
+        o->used = false;
+    }
+}
+
+static void sockerr_keep(struct mpxd *d, uint64_t sock_id, uid_t uid, int err)
+{
+    struct mpxd_sockerr *e = &d->sockerrs[0];
+    uint64_t now = mpxd_now();
+    for (int i = 0; i < MPXD_MAX_SOCKERR; i++) {
+        /* a free or expired slot, else the one expiring first */
+        if (d->sockerrs[i].expires < now) {
+            e = &d->sockerrs[i];
+            break;
+        }
+        if (d->sockerrs[i].expires < e->expires)
+            e = &d->sockerrs[i];
+    }
+    e->sock_id = sock_id;
+    e->uid = uid;
+    e->err = err;
+    e->expires = now + SOCKERR_TTL_NS;
+}
+
+static struct mpxd_sockerr *sockerr_find(struct mpxd *d, uint64_t sock_id, uid_t uid)
+{
+    uint64_t now = mpxd_now();
+    for (int i = 0; i < MPXD_MAX_SOCKERR; i++) {
+        struct mpxd_sockerr *e = &d->sockerrs[i];
+        if (e->expires >= now && e->sock_id == sock_id && e->uid == uid)
+            return e;
+    }
+    return NULL;
+}
+
+static struct mpxd_bridge *bridge_by_sock(struct mpxd *d, uint64_t id, uid_t uid)
+{
+    for (int i = 0; i < MPXD_MAX_BRIDGES; i++) {
+        struct mpxd_bridge *b = &d->bridges[i];
+        if ((b->state == MPXD_BR_CONNECTING || b->state == MPXD_BR_OPEN) && b->sock_id == id &&
+            b->uid == uid)
+            return b;
+    }
+    return NULL;
+}
+
+static void sock_reply(struct mpxd *d, uint32_t cidx, uint32_t id, int status, uint32_t conn,
+                       const struct mpx_rpc_addr *local, uint16_t lport)
+{
+    struct mpx_rpc_conn_result r;
+    memset(&r, 0, sizeof(r));
+    r.status = status;
+    r.conn = conn;
+    if (local)
+        r.local = *local;
+    r.lport = lport;
+    mpxd_rpc_send(d, cidx, MPX_RPC_SOCK_RESULT, id, &r, sizeof(r));
+}
+
+static int pick_port(struct mpxd *d, struct mpxd_sockres *n)
+{
+    uint32_t span = EPHEMERAL_HI - EPHEMERAL_LO + 1, start = (uint32_t)(mpxd_now() / 1000) % span;
+    for (uint32_t k = 0; k < span; k++) {
+        n->port = (uint16_t)(EPHEMERAL_LO + (start + k) % span);
+        if (!res_conflict(d, n))
+            return 0;
+    }
+    return -EADDRINUSE;
+}
+
+static void sock_bind(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, uint32_t id,
+                      const struct mpx_rpc_sock *req)
+{
+    struct mpxd_sockres n, *slot = NULL;
+    int rc = 0;
+
+    memset(&n, 0, sizeof(n));
+    n.used = true;
+    n.sock_id = req->sock_id;
+    n.uid = c->uid;
+    n.family = req->family;
+    n.flags = req->flags;
+    n.addr = req->local;
+    n.port = req->lport;
+    if (sockres_find(d, req->sock_id, c->uid) || listener_by_sock(d, req->sock_id, c->uid))
+        rc = -EINVAL; /* bound already, as bind(2) says */
+    else if (!addr_any(&n.addr) && !is_local_addr(d, &n.addr) &&
+             !(n.flags & MPX_RPC_SOCK_F_FREEBIND))
+        rc = -EADDRNOTAVAIL;
+    else if (n.port && n.port < 1024 && c->uid != 0)
+        rc = -EACCES; /* no CAP_NET_BIND_SERVICE for other users */
+    else if (n.port ? res_conflict(d, &n) : pick_port(d, &n) < 0)
+        rc = -EADDRINUSE;
+    for (int pass = 0; !rc && pass < 2 && !slot; pass++) {
+        if (pass == 1)
+            sweep_dead(d);
+        for (int i = 0; i < MPXD_MAX_SOCKS && !slot; i++)
+            if (!d->socks[i].used)
+                slot = &d->socks[i];
+    }
+    if (!rc && !slot)
+        rc = -ENOBUFS;
+    if (rc) {
+        sock_reply(d, cidx, id, rc, 0, NULL, 0);
+        return;
+    }
+    *slot = n;
+    sock_reply(d, cidx, id, 0, 0, &n.addr, n.port);
+}
+
+static void sock_connect(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, uint32_t id,
+                         const struct mpx_rpc_sock *req, int fd)
+{
+    struct mpxd_sockres *r = sockres_find(d, req->sock_id, c->uid);
+    struct mpx_rpc_addr local = r ? r->addr : req->local;
+    struct mpxd_bridge *b;
+    long conn;
+
+    if (fd < 0 || check_bridge_fd(fd) || req->rport == 0 || addr_any(&req->remote) ||
+        (local.family && local.family != req->remote.family)) {
+        if (fd >= 0)
+            close(fd);
+        d->mib.ShimRejected++;
+        sock_reply(d, cidx, id, -EINVAL, 0, NULL, 0);
+        return;
+    }
+    if (addr_any(&local))
+        memset(&local, 0, sizeof(local));
+    /* the engine picks the local port itself (it has no bind): the
+     * reservation ends here (shim/README.md, "gaps") */
+    if (r)
+        r->used = false;
+    conn = mpx_eng_connect_ext(d->eng, &local, &req->remote, req->rport, req->extkey_policy,
+                               mpxd_now());
+    b = conn > 0 ? bridge_new(d, fd, (uint32_t)conn, c->uid) : NULL;
+    if (!b) {
+        close(fd);
+        if (conn > 0)
+            mpx_eng_abort(d->eng, (uint32_t)conn, mpxd_now());
+        sock_reply(d, cidx, id, conn > 0 ? -ENOBUFS : (int)conn, 0, NULL, 0);
+        return;
+    }
+    b->state = MPXD_BR_CONNECTING;
+    b->sock_id = req->sock_id;
+    b->filler_left = req->filler_len;
+    b->extkey_policy = req->extkey_policy ? req->extkey_policy : d->cfg.extkey_policy;
+    b->psk_len = req->psk_len;
+    memcpy(b->psk, req->psk, sizeof(b->psk));
+    d->mib.ShimConnects++;
+    sock_reply(d, cidx, id, -EINPROGRESS, (uint32_t)conn, NULL, 0);
+}
+
+static void sock_listen(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, uint32_t id,
+                        const struct mpx_rpc_sock *req)
+{
+    struct mpxd_sockres *r = sockres_find(d, req->sock_id, c->uid);
+    struct mpxd_listener *l = listener_by_sock(d, req->sock_id, c->uid);
+    struct mpx_rpc_event ev;
+    int rc;
+
+    if (l) { /* listen() again: only the backlog changes (the app's own) */
+        sock_reply(d, cidx, id, 0, 0, &l->local, l->port);
+        return;
+    }
+    if (!r) {
+        sock_reply(d, cidx, id, -EINVAL, 0, NULL, 0);
+        return;
+    }
+    for (int pass = 0; pass < 2 && !l; pass++) {
+        if (pass == 1)
+            sweep_dead(d); /* full: some may be gone without telling us */
+        for (int i = 0; i < MPXD_MAX_LISTEN && !l; i++)
+            if (!d->listeners[i].used)
+                l = &d->listeners[i];
+    }
+    rc = l ? mpx_eng_listen(d->eng, r->port, req->extkey_policy) : -ENOBUFS;
+    if (rc < 0) {
+        sock_reply(d, cidx, id, rc, 0, NULL, 0);
+        return;
+    }
+    memset(l, 0, sizeof(*l));
+    l->used = true;
+    l->port = r->port;
+    l->uid = c->uid;
+    l->owner = 0; /* outlives the process that listened (daemonising) */
+    l->notify_fd = -1;
+    l->sock_id = r->sock_id;
+    l->family = r->family;
+    l->v6only = (r->flags & MPX_RPC_SOCK_F_V6ONLY) != 0;
+    l->local = r->addr;
+    l->extkey_policy = req->extkey_policy ? req->extkey_policy : d->cfg.extkey_policy;
+    l->psk_len = req->psk_len;
+    memcpy(l->psk, req->psk, sizeof(l->psk));
+    r->listening = true;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = MPX_RPC_EV_LISTENER_CREATED;
+    ev.sport = l->port;
+    mpxd_event(d, &ev);
+    sock_reply(d, cidx, id, 0, 0, &l->local, l->port);
+}
+
+static void sock_get(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, uint32_t id,
+                     const struct mpx_rpc_sock *req)
+{
+    struct mpxd_bridge *b = bridge_by_sock(d, req->sock_id, c->uid);
+    struct mpxd_sockerr *e = sockerr_find(d, req->sock_id, c->uid);
+    struct mpxd_listener *l = listener_by_sock(d, req->sock_id, c->uid);
+    struct mpxd_sockres *r = sockres_find(d, req->sock_id, c->uid);
+    struct mpx_rpc_conn_result res;
+    struct mpx_rpc_conn_info ci;
+
+    if (b) {
+        memset(&res, 0, sizeof(res));
+        res.status = b->state == MPXD_BR_CONNECTING ? -EINPROGRESS : 0;
+        res.conn = b->conn;
+        if (mpx_eng_conn_info(d->eng, b->conn, &ci, mpxd_now()) == 0) {
+            res.local = ci.local;
+            res.remote = ci.remote;
+            res.lport = ci.lport;
+            res.rport = ci.rport;
+        }
+        mpxd_rpc_send(d, cidx, MPX_RPC_SOCK_RESULT, id, &res, sizeof(res));
+    } else if (e) {
+        sock_reply(d, cidx, id, e->err, 0, NULL, 0);
+        if (req->flags & MPX_RPC_SOCK_F_TAKE_ERR)
+            e->expires = 0;
+    } else if (l) {
+        sock_reply(d, cidx, id, 0, 0, &l->local, l->port);
+    } else if (r) {
+        sock_reply(d, cidx, id, 0, 0, &r->addr, r->port);
+    } else {
+        sock_reply(d, cidx, id, -ENOENT, 0, NULL, 0);
+    }
+}
+
+/* SOCK_CLOSE (no reply): the app closed one fd of a bound or listening
+ * socket; other processes may still hold it (fork), so the name decides. */
+static void sock_close(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc_sock *req)
+{
+    struct mpxd_sockres *r = sockres_find(d, req->sock_id, c->uid);
+    struct mpxd_listener *l = listener_by_sock(d, req->sock_id, c->uid);
+    if ((!r && !l) || name_alive(req->family, req->sock_id, l != NULL))
+        return;
+    if (l)
+        listener_free(d, l);
+    sockres_drop(d, req->sock_id);
+}
+
+void mpxd_sock_request(struct mpxd *d, uint32_t cidx, uint16_t type, uint32_t id,
+                       const struct mpx_rpc_sock *req, int fd)
+{
+    struct mpxd_client *c = mpxd_client_get(d, cidx);
+    if (!c) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    switch (type) {
+    case MPX_RPC_SOCK_BIND:
+        sock_bind(d, c, cidx, id, req);
+        break;
+    case MPX_RPC_SOCK_CONNECT:
+        sock_connect(d, c, cidx, id, req, fd);
+        fd = -1;
+        break;
+    case MPX_RPC_SOCK_LISTEN:
+        sock_listen(d, c, cidx, id, req);
+        break;
+    case MPX_RPC_SOCK_GET:
+        sock_get(d, c, cidx, id, req);
+        break;
+    case MPX_RPC_SOCK_CLOSE:
+        sock_close(d, c, req);
+        break;
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* May the app's listener |l| take a connection from |peer| to |local|? */
+static bool listener_takes(const struct mpxd_listener *l, const struct mpx_rpc_addr *peer,
+                           const struct mpx_rpc_addr *local)
+{
+    if (peer->family == 6 && l->family == 4)
+        return false;
+    if (peer->family == 4 && l->family == 6 && (l->v6only || !addr_any(&l->local)))
+        return false; /* only a dual-stack wildcard gets v4-mapped clients */
+    if (!addr_any(&l->local) &&
+        (l->local.family != local->family || memcmp(l->local.a, local->a, 16)))
+        return false;
+    return true;
+}
+
+static struct mpxd_listener *pick_listener(struct mpxd *d, uint16_t port, uint32_t conn,
+                                           const struct mpx_rpc_conn_info *ci)
+{
+    struct mpxd_listener *cand[MPXD_MAX_LISTEN];
+    unsigned n = 0;
+    /* specific address first, then the family's own, then dual stack (as
+     * the kernel's listener lookup scores them) */
+    for (int pass = 0; pass < 3 && n == 0; pass++)
+        for (int i = 0; i < MPXD_MAX_LISTEN; i++) {
+            struct mpxd_listener *l = &d->listeners[i];
+            if (!l->used || !l->sock_id || l->port != port ||
+                !listener_takes(l, &ci->remote, &ci->local))
+                continue;
+            if ((pass == 0 && addr_any(&l->local)) || (pass == 1 && l->family != ci->remote.family))
+                continue;
+            cand[n++] = l;
+        }
+    /* SO_REUSEPORT groups: spread connections over the group */
+    return n ? cand[conn % n] : NULL;
+}
+
+static int connect_to_listener(struct mpxd_listener *l, uint32_t conn,
+                               const struct mpx_rpc_conn_info *ci)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    char name[64];
+    size_t n;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -errno;
+    n = mpx_rpc_acc_name(sa.sun_path + 1, sizeof(sa.sun_path) - 1, l->family, conn, &ci->remote,
+                         ci->rport, &ci->local, ci->lport);
+    if (bind(fd, (struct sockaddr *)&sa,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n))) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    sock_name(name, sizeof(name), l->family, l->sock_id);
+    memset(sa.sun_path, 0, sizeof(sa.sun_path));
+    memcpy(sa.sun_path + 1, name, strlen(name));
+    if (connect(fd, (struct sockaddr *)&sa,
+                (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name)))) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    /* the name is anyone's to take: the listener must be its owner's */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) || cred.uid != l->uid) {
+        close(fd);
+        return -EPERM;
+    }
+    return fd;
+}
+
+/* An established passive connection to a shim listener: connect an AF_UNIX
+ * socket named after it to the app's listening socket (accept() then is the
+ * app's own), and bridge it. Backlog full: dropped like a SYN-queue overflow. */
+static void shim_deliver(struct mpxd *d, uint16_t port, uint32_t conn)
+{
+    struct mpx_rpc_conn_info ci;
+    struct mpxd_listener *l;
+    struct mpxd_bridge *b;
+    int fd = -ENOENT;
+
+    if (mpx_eng_conn_info(d->eng, conn, &ci, mpxd_now()) < 0)
+        return;
+    while ((l = pick_listener(d, port, conn, &ci))) {
+        fd = connect_to_listener(l, conn, &ci);
+        if (fd != -ECONNREFUSED && fd != -ENOENT && fd != -EPERM)
+            break;
+        /* the app's listening socket is gone (or not its owner's): forget it */
+        mpxd_log(d, MPX_DLOG_INFO, "listener %016llx on port %u gone (%s)",
+                 (unsigned long long)l->sock_id, port, strerror(-fd));
+        listener_free(d, l);
+    }
+    b = fd >= 0 ? bridge_new(d, fd, conn, l->uid) : NULL;
+    if (!b) {
+        if (fd >= 0)
+            close(fd);
+        mpx_eng_abort(d->eng, conn, mpxd_now());
+        d->mib.AcceptDropped++;
+        mpxd_log(d, MPX_DLOG_DEBUG, "conn %u on port %u dropped: %s", conn, port,
+                 fd == -EAGAIN ? "backlog full"
+                 : fd < 0      ? strerror(-fd)
+                               : "no bridge");
+        return;
+    }
+    /* blocking: io_uring arms its own poll (check_bridge_fd) */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    b->server = true;
+    b->extkey_policy = l->extkey_policy;
+    b->psk_len = l->psk_len;
+    memcpy(b->psk, l->psk, sizeof(b->psk));
+    d->mib.ShimAccepts++;
 }

@@ -269,10 +269,13 @@ static const struct {
     [K_LIMITS] = {"limits", true},
     [K_SCHED] = {"scheduler", true},
     [K_CC] = {"cc", true},
-    [K_SNDBUF] = {"sndbuf", true},
-    [K_RCVBUF] = {"rcvbuf", true},
-    [K_CSUM] = {"checksum", true},
-    [K_MPTCP] = {"mptcp", true},
+    /* the stack copies these into its configuration when it is created and
+     * has no setter for them yet: refused at run time rather than stored
+     * without effect */
+    [K_SNDBUF] = {"sndbuf", false},
+    [K_RCVBUF] = {"rcvbuf", false},
+    [K_CSUM] = {"checksum", false},
+    [K_MPTCP] = {"mptcp", false},
     [K_JOINID0] = {"allow-join-initial-addr-port", true},
     [K_ADDTIMEOUT] = {"add-addr-timeout", true},
     [K_PM] = {"path-manager", true},
@@ -291,6 +294,29 @@ static int key_index(const char *key)
 bool mpx_dcfg_key_known(const char *key)
 {
     return key_index(key) >= 0;
+}
+
+bool mpx_dcfg_key_runtime(const char *key)
+{
+    int k = key_index(key);
+    return k >= 0 && keys[k].runtime;
+}
+
+/* Why a startup-only key is refused at run time, and what to do instead. */
+static const char *startup_hint(int k)
+{
+    switch (k) {
+    case K_ENDPOINT:
+        return " (use `mptcpext endpoint add`)";
+    case K_SNDBUF:
+    case K_RCVBUF:
+    case K_CSUM:
+    case K_MPTCP:
+        return " (the stack takes it when mptcpextd starts: put it in the config file or on "
+               "the command line and restart)";
+    default:
+        return "";
+    }
 }
 
 static int set_misc(struct mpx_dcfg *cfg, int k, const char *v, char *err, size_t errcap)
@@ -360,8 +386,7 @@ int mpx_dcfg_set(struct mpx_dcfg *cfg, const char *key, const char *v, char *err
     if (k < 0)
         ERR(-EINVAL, "unknown key \"%s\"", key);
     if (cfg->running && !keys[k].runtime)
-        ERR(-EPERM, "%s can only be set at start%s", key,
-            k == K_ENDPOINT ? " (use `mptcpext endpoint add`)" : "");
+        ERR(-EPERM, "%s can only be set at start%s", key, startup_hint(k));
     switch (k) {
     case K_NAME:
         if (strchr(v, '/'))

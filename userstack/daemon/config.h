@@ -13,21 +13,22 @@
  *   tun-mode auto|attach|create   attach: the device must exist (persistent);
  *                           create: make a new one; auto: attach, else create
  *   addr ADDRESS            a local address of the engine (repeatable, max 8)
- *   log-level error|warn|info|debug
+ *   log-level error|warn|info|debug        [run time]
  *   pcap FILE               every packet sent and received
  *   events FILE             JSON-lines event log
  *   events-interval MS      per-subflow byte counters period (default 100, 0 = off)
  *   endpoint ARGS           like `ip mptcp endpoint add ARGS` (repeatable)
  *   limits ARGS             like `ip mptcp limits set ARGS`
- *   scheduler default|redundant|roundrobin       [run time]
- *   cc cubic|reno|lia       congestion control [run time: new subflows]
- *   sndbuf SIZE, rcvbuf SIZE  connection buffers (K/M/G suffixes) [run time: new conns]
- *   checksum on|off         offer DSS checksums [run time: new conns]
- *   mptcp on|off            off: plain TCP (net.mptcp.enabled=0) [run time]
- *   allow-join-initial-addr-port on|off
- *   add-addr-timeout SECONDS
- *   path-manager kernel|userspace
- *   extkey never|prefer|require   external-key policy [run time; stored]
+ *   scheduler default|redundant|roundrobin  [run time: new and running conns]
+ *   cc cubic|reno|lia       congestion control [run time: new conns]
+ *   sndbuf SIZE, rcvbuf SIZE  connection buffers (K/M/G suffixes, >= 4096) [start]
+ *   checksum on|off         offer DSS checksums [start]
+ *   mptcp on|off            off: plain TCP (net.mptcp.enabled=0) [start]
+ *   allow-join-initial-addr-port on|off     [run time]
+ *   add-addr-timeout SECONDS                [run time]
+ *   path-manager kernel|userspace           [run time: new conns]
+ *   extkey never|prefer|require   external-key policy [run time: new active
+ *                           opens; the responder's answer is fixed at start]
  *
  * Errors never abort: every bad line gives "FILE:LINE: message".
  */
@@ -93,8 +94,9 @@ int mpx_dcfg_parse_text(struct mpx_dcfg *cfg, const char *name, const char *text
 int mpx_dcfg_load(struct mpx_dcfg *cfg, const char *path, char *err, size_t errcap);
 /* Current value of |key| as text (as it would be written in a file). */
 int mpx_dcfg_get(const struct mpx_dcfg *cfg, const char *key, char *buf, size_t cap);
-/* Does |key| exist, may it change at run time? */
+/* Does |key| exist? May it change at run time (`mptcpext set`)? */
 bool mpx_dcfg_key_known(const char *key);
+bool mpx_dcfg_key_runtime(const char *key);
 
 /* Conversions between the RPC endpoint and the PM's. */
 void mpx_dcfg_endp_to_pm(const struct mpx_rpc_endp *in, struct mpx_pm_endpoint *out);

@@ -35,6 +35,10 @@ struct mpx_eng;
 #define MPXD_MAX_LISTEN   64
 #define MPXD_ACCEPT_QUEUE 128
 
+/* tlshello.c: TLS record + handshake header + version + random */
+#define MPXD_HELLO_LEN     43
+#define MPXD_HELLO_NOT_TLS 0xff
+
 static inline uint32_t mpxd_idx(uint16_t slot, uint16_t gen)
 {
     return (uint32_t)gen << 16 | slot;
@@ -55,7 +59,12 @@ static inline uint32_t mpxd_idx(uint16_t slot, uint16_t gen)
     X(TunRxPkts)                                                                                   \
     X(TunTxPkts)                                                                                   \
     X(TunTxBusy)                                                                                   \
-    X(AcceptDropped)
+    X(AcceptDropped)                                                                               \
+    X(ShimConnects)                                                                                \
+    X(ShimAccepts)                                                                                 \
+    X(ShimRejected)                                                                                \
+    X(ShimSetopts)                                                                                 \
+    X(ShimSetoptFail)
 
 struct mpxd_mib {
 #define MPXD_MIB_FIELD(n) uint64_t n;
@@ -70,7 +79,8 @@ struct mpxd_client {
     uid_t uid;
     pid_t pid;
     bool monitor;
-    uint32_t monitor_id; /* request id of MONITOR */
+    uint32_t monitor_id;  /* request id of MONITOR */
+    uint32_t setopt_conn; /* last connection CONN_SETOPT found this client owns */
 };
 
 enum mpxd_bridge_state {
@@ -104,7 +114,15 @@ struct mpxd_bridge {
     bool wr_inflight, wr_shut, app_gone;
     bool conn_closed;
     int conn_err;
+    /* the shim's socket (SOCK_CONNECT; 0 for the CLI's), and the filler
+     * bytes still to discard */
+    uint64_t sock_id;
+    uint32_t filler_left;
     unsigned inflight; /* io_uring operations not yet completed */
+    /* the first bytes of the client->server stream (tlshello.c): a TLS
+     * ClientHello's random identifies the connection for the shim */
+    uint8_t hello[MPXD_HELLO_LEN];
+    uint8_t hello_len; /* bytes kept; MPXD_HELLO_NOT_TLS when it is not TLS */
 };
 
 struct mpxd_waiter {
@@ -126,6 +144,30 @@ struct mpxd_listener {
     unsigned nq;
     struct mpxd_waiter waiters[16];
     unsigned nw;
+    /* the shim's listeners (SOCK_LISTEN): delivered by name, not ACCEPT */
+    uint64_t sock_id;
+    uint8_t family; /* 4 or 6, of the app's socket */
+    bool v6only;
+    struct mpx_rpc_addr local;
+};
+
+/* The shim's bind reservations and kept connect errors (bridge.c). */
+#define MPXD_MAX_SOCKS   1024
+#define MPXD_MAX_SOCKERR 64
+struct mpxd_sockres {
+    bool used, listening;
+    uint64_t sock_id;
+    uid_t uid;
+    uint8_t family; /* of the app's socket */
+    uint32_t flags; /* MPX_RPC_SOCK_F_* */
+    struct mpx_rpc_addr addr;
+    uint16_t port;
+};
+struct mpxd_sockerr {
+    uint64_t sock_id;
+    uid_t uid;
+    int err;
+    uint64_t expires; /* mpxd_now() ns */
 };
 
 struct mpxd {
@@ -144,6 +186,8 @@ struct mpxd {
     struct mpxd_client clients[MPXD_MAX_CLIENTS];
     struct mpxd_bridge *bridges; /* MPXD_MAX_BRIDGES */
     struct mpxd_listener listeners[MPXD_MAX_LISTEN];
+    struct mpxd_sockres *socks; /* MPXD_MAX_SOCKS */
+    struct mpxd_sockerr sockerrs[MPXD_MAX_SOCKERR];
     struct mpxd_mib mib;
 };
 
@@ -174,6 +218,9 @@ void mpxd_listen(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rp
 void mpxd_unlisten(struct mpxd *d, uint32_t cidx, uint32_t id, uint16_t port);
 void mpxd_accept(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_accept *req,
                  int fd);
+/* The shim's SOCK_* requests (|fd| is the daemon's, or -1). */
+void mpxd_sock_request(struct mpxd *d, uint32_t cidx, uint16_t type, uint32_t id,
+                       const struct mpx_rpc_sock *req, int fd);
 /* A client left: its listeners and accept waiters go. */
 void mpxd_client_gone(struct mpxd *d, uint32_t cidx);
 /* Stack events that concern bridges. */
@@ -190,6 +237,13 @@ typedef void (*mpxd_conn_fn)(struct mpxd *d, void *arg, uint32_t conn, uid_t uid
 void mpxd_conns_foreach(struct mpxd *d, mpxd_conn_fn fn, void *arg);
 /* Owner of a connection id ((uid_t)-1 if unknown). */
 uid_t mpxd_conn_owner(struct mpxd *d, uint32_t conn);
+
+/* tlshello.c: keep the first MPXD_HELLO_LEN bytes of the client->server
+ * stream of a bridge (|to_net|: these bytes go from the app to the network)
+ * and find the connection of a ClientHello random for CONN_FIND. */
+void mpxd_hello_sniff(struct mpxd_bridge *b, const uint8_t *p, size_t n, bool to_net);
+void mpxd_conn_find(struct mpxd *d, struct mpxd_client *c, uint32_t id,
+                    const struct mpx_rpc_conn_find *req);
 
 /* evlog.c */
 int mpxd_evlog_open(struct mpxd *d);

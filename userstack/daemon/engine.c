@@ -14,10 +14,32 @@
 #include "cc.h"
 #include "err.h"
 #include "mptcp_stack.h"
+#include "uring_loop.h"
 
 struct mpx_eng {
     struct mpx_stack *st;
+    uint8_t extkey_policy; /* enum mpx_rpc_extkey: the default of new active opens */
+    /* `scheduler` and `cc` settings, given to every new connection (the
+     * stack's own defaults are fixed at creation): like net.mptcp.scheduler
+     * and net.ipv4.tcp_congestion_control */
+    char scheduler[32];
+    char cc[32];
 };
+
+/* The daemon-wide settings onto a new connection. */
+static void conn_defaults(struct mpx_eng *e, uint32_t conn, uint64_t now)
+{
+    mpx_conn_set_scheduler(e->st, conn, e->scheduler);
+    mpx_conn_set_cc(e->st, conn, e->cc, now);
+}
+
+/* enum mpx_rpc_extkey -> the core's policy; DEFAULT is resolved by the caller. */
+static enum mpx_ext_policy ext_policy(uint8_t p)
+{
+    return p == MPX_RPC_EXTKEY_REQUIRE  ? MPX_EXT_REQUIRE
+           : p == MPX_RPC_EXTKEY_PREFER ? MPX_EXT_PREFER
+                                        : MPX_EXT_NEVER;
+}
 
 /* The stack's randomness service: the kernel's CSPRNG (keys, ISNs). */
 static uint64_t rand64(void *ctx)
@@ -92,6 +114,12 @@ struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap
     sc.tcp.cc = mpx_cc_find(cfg->cc);
     sc.rand = rand64;
     sc.rand_ctx = NULL;
+    /* DESIGN decision 5: the configured policy (default prefer) is also the
+     * responder's: E SYNs are answered in E form unless it is never. */
+    e->extkey_policy = cfg->extkey_policy ? cfg->extkey_policy : MPX_RPC_EXTKEY_PREFER;
+    sc.ext_policy = ext_policy(e->extkey_policy);
+    snprintf(e->scheduler, sizeof(e->scheduler), "%s", cfg->scheduler);
+    snprintf(e->cc, sizeof(e->cc), "%s", cfg->cc);
     if (getrandom(sc.isn_secret, sizeof(sc.isn_secret), 0) != (ssize_t)sizeof(sc.isn_secret)) {
         snprintf(err, errcap, "getrandom: %s", strerror(errno));
         free(e);
@@ -198,25 +226,48 @@ int mpx_eng_poll_event(struct mpx_eng *e, struct mpx_rpc_event *ev, bool *wake)
 long mpx_eng_connect(struct mpx_eng *e, const struct mpx_rpc_addr *local,
                      const struct mpx_rpc_addr *remote, uint16_t port, uint64_t now)
 {
+    return mpx_eng_connect_ext(e, local, remote, port, MPX_RPC_EXTKEY_DEFAULT, now);
+}
+
+long mpx_eng_connect_ext(struct mpx_eng *e, const struct mpx_rpc_addr *local,
+                         const struct mpx_rpc_addr *remote, uint16_t port, uint8_t extkey_policy,
+                         uint64_t now)
+{
     struct mpx_addr l = to_addr(local), r = to_addr(remote);
-    long rc = mpx_stack_connect(e->st, local->family ? &l : NULL, &r, port, now);
+    uint8_t p = extkey_policy ? extkey_policy : e->extkey_policy;
+    long rc = mpx_stack_connect_ext(e->st, local->family ? &l : NULL, &r, port, ext_policy(p), now);
     if (rc == MPX_ERR_EXIST) /* connect(2): the local address is in use */
         return -EADDRINUSE;
+    if (rc > 0)
+        conn_defaults(e, (uint32_t)rc, now);
     return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
 }
 
-int mpx_eng_listen(struct mpx_eng *e, uint16_t port)
+int mpx_eng_listen(struct mpx_eng *e, uint16_t port, uint8_t extkey_policy)
 {
-    int rc = mpx_stack_listen(e->st, port);
-    /* listening twice on a port is fine for the daemon (re-listen after
-     * UNLISTEN: the stack cannot unlisten yet) */
+    uint8_t p = extkey_policy ? extkey_policy : e->extkey_policy;
+    int rc = mpx_stack_listen_ext(e->st, port, ext_policy(p));
+    /* a second listener on the port (a SO_REUSEPORT group) shares the
+     * engine's: the first one's policy answers the SYNs */
     return rc == MPX_ERR_EXIST ? 0 : mpx_rpc_errno(rc);
+}
+
+void mpx_eng_unlisten(struct mpx_eng *e, uint16_t port)
+{
+    mpx_stack_unlisten(e->st, port); /* MPX_ERR_NOENT: already gone */
 }
 
 long mpx_eng_accept(struct mpx_eng *e, uint16_t port)
 {
     long rc = mpx_stack_accept(e->st, port);
+    if (rc > 0) /* no data went out yet: the server speaks after accept */
+        conn_defaults(e, (uint32_t)rc, mpx_uloop_now_ns());
     return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
+}
+
+int mpx_eng_conn_scheduler(struct mpx_eng *e, uint32_t conn)
+{
+    return mpx_rpc_errno(mpx_conn_set_scheduler(e->st, conn, e->scheduler));
 }
 
 long mpx_eng_send(struct mpx_eng *e, uint32_t conn, const void *buf, size_t len, uint64_t now)
@@ -244,6 +295,67 @@ int mpx_eng_close(struct mpx_eng *e, uint32_t conn, uint64_t now)
 int mpx_eng_abort(struct mpx_eng *e, uint32_t conn, uint64_t now)
 {
     return mpx_rpc_errno(mpx_conn_abort(e->st, conn, now));
+}
+
+/* May |conn| take its first external key? 0, -ENOENT, -EOPNOTSUPP (not in
+ * E mode: RFC 8684 keys, fallback, plain TCP), -EALREADY (it has one: the
+ * first key of a connection stays, notes/tlshooks.md pitfall 16). */
+static int key_installable(const struct mpx_eng *e, uint32_t conn)
+{
+    struct mpx_conn_info ci;
+    if (mpx_conn_get_info(e->st, conn, &ci) < 0)
+        return -ENOENT;
+    if (!ci.mptcp || ci.fallback || !ci.ext_keys)
+        return -EOPNOTSUPP;
+    if (ci.key_state != MPX_KEYST_NONE)
+        return -EALREADY;
+    return 0;
+}
+
+int mpx_eng_set_key(struct mpx_eng *e, uint32_t conn, const void *key, size_t len, uint64_t now)
+{
+    int rc = key_installable(e, conn);
+    if (rc)
+        return rc;
+    rc = mpx_conn_set_key(e->st, conn, key, len, now);
+    return rc == MPX_ERR_STATE ? -EALREADY : mpx_rpc_errno(rc);
+}
+
+int mpx_eng_set_psk(struct mpx_eng *e, uint32_t conn, const void *psk, size_t len, uint64_t now)
+{
+    int rc = key_installable(e, conn);
+    if (rc)
+        return rc;
+    rc = mpx_conn_set_psk(e->st, conn, psk, len, now);
+    return rc == MPX_ERR_STATE ? -EALREADY : mpx_rpc_errno(rc);
+}
+
+int mpx_eng_rotate_key(struct mpx_eng *e, uint32_t conn, uint64_t now)
+{
+    int rc = mpx_conn_rotate_key(e->st, conn, now);
+    if (rc == MPX_ERR_STATE)
+        return -EOPNOTSUPP;   /* no active key, or the previous rotation is not done */
+    return mpx_rpc_errno(rc); /* MPX_ERR_AGAIN: the old key is in its grace period */
+}
+
+static uint8_t rpc_key_state(const struct mpx_conn_info *ci)
+{
+    if (!ci->mptcp || ci->fallback)
+        return MPX_RPC_KEY_NONE;
+    if (!ci->ext_keys)
+        return MPX_RPC_KEY_RFC8684;
+    switch (ci->key_state) {
+    case MPX_KEYST_PENDING:
+        return MPX_RPC_KEY_EXT_PENDING;
+    case MPX_KEYST_ACTIVE:
+        return MPX_RPC_KEY_EXT_ACTIVE;
+    case MPX_KEYST_ROTATING:
+        return MPX_RPC_KEY_EXT_ROTATING;
+    case MPX_KEYST_FAILED:
+        return MPX_RPC_KEY_EXT_FAILED;
+    default:
+        return MPX_RPC_KEY_EXT_WAIT;
+    }
 }
 
 static void fill_sf(struct mpx_rpc_sf *o, const struct mpx_subflow_info *s)
@@ -279,6 +391,91 @@ static void fill_sf(struct mpx_rpc_sf *o, const struct mpx_subflow_info *s)
     o->bytes_retrans = s->tcp.bytes_retrans;
 }
 
+static uint64_t ms_ago(uint64_t t, uint64_t now)
+{
+    return t && now > t ? (now - t) / 1000000u : 0;
+}
+
+/* The socket options in force and the rest of struct mptcp_info. */
+static void fill_opts_mpinfo(const struct mpx_eng *e, uint32_t conn, const struct mpx_conn_info *ci,
+                             struct mpx_rpc_conn_info *out, uint64_t now)
+{
+    struct mpx_conn_opts o;
+
+    if (mpx_conn_get_opts(e->st, conn, &o) == 0) {
+        snprintf(out->cc, sizeof(out->cc), "%s", o.cc ? o.cc : "");
+        out->opt_flags = (o.nodelay ? MPX_RPC_OPT_F_NODELAY : 0) |
+                         (o.cork ? MPX_RPC_OPT_F_CORK : 0) |
+                         (o.keepalive ? MPX_RPC_OPT_F_KEEPALIVE : 0) |
+                         (o.linger_abort ? MPX_RPC_OPT_F_LINGER0 : 0);
+        out->keep_idle_s = (uint32_t)(o.keep_idle / 1000000000u);
+        out->keep_intvl_s = (uint32_t)(o.keep_intvl / 1000000000u);
+        out->user_timeout_ms = (uint32_t)(o.user_timeout / 1000000u);
+        out->keep_cnt = o.keep_cnt;
+        out->tos = o.tos;
+        out->ttl = o.ttl;
+    }
+    out->subflows_max = ci->subflows_max;
+    out->subflows_total = ci->subflows_total;
+    out->add_addr_signal = ci->add_addr_signal;
+    out->add_addr_accepted = ci->add_addr_accepted;
+    out->add_addr_signal_max = ci->add_addr_signal_max;
+    out->add_addr_accepted_max = ci->add_addr_accepted_max;
+    out->local_addr_used = ci->local_addr_used;
+    out->local_addr_max = ci->local_addr_max;
+    out->retransmits = ci->retransmits;
+    out->last_data_sent_ms = ms_ago(ci->last_data_sent, now);
+    out->last_data_recv_ms = ms_ago(ci->last_data_recv, now);
+    out->last_ack_recv_ms = ms_ago(ci->last_ack_recv, now);
+}
+
+int mpx_eng_conn_setopt(struct mpx_eng *e, const struct mpx_rpc_setopt *o, uint64_t now)
+{
+    const uint64_t s = 1000000000u, ms = 1000000u;
+    uint32_t c = o->conn;
+    int v = o->value, rc;
+
+    switch (o->opt) {
+    case MPX_RPC_SO_NODELAY:
+        rc = mpx_conn_set_nodelay(e->st, c, v != 0, now);
+        break;
+    case MPX_RPC_SO_CORK:
+        rc = mpx_conn_set_cork(e->st, c, v != 0, now);
+        break;
+    case MPX_RPC_SO_KEEPALIVE:
+        rc = mpx_conn_set_keepalive(e->st, c, v != 0, now);
+        break;
+    case MPX_RPC_SO_KEEPIDLE:
+        rc = mpx_conn_set_keepalive_timers(e->st, c, (uint64_t)v * s, 0, 0, now);
+        break;
+    case MPX_RPC_SO_KEEPINTVL:
+        rc = mpx_conn_set_keepalive_timers(e->st, c, 0, (uint64_t)v * s, 0, now);
+        break;
+    case MPX_RPC_SO_KEEPCNT:
+        rc = mpx_conn_set_keepalive_timers(e->st, c, 0, 0, (uint8_t)v, now);
+        break;
+    case MPX_RPC_SO_USER_TIMEOUT:
+        rc = mpx_conn_set_user_timeout(e->st, c, (uint64_t)v * ms, now);
+        break;
+    case MPX_RPC_SO_CONGESTION:
+        rc = mpx_conn_set_cc(e->st, c, o->name, now);
+        /* an unknown name is ENOENT, as Linux says */
+        break;
+    case MPX_RPC_SO_LINGER0:
+        rc = mpx_conn_set_linger_abort(e->st, c, v != 0);
+        break;
+    case MPX_RPC_SO_TOS:
+        rc = mpx_conn_set_ip(e->st, c, v, -1);
+        break;
+    case MPX_RPC_SO_TTL:
+        rc = mpx_conn_set_ip(e->st, c, -1, v);
+        break;
+    default:
+        return -ENOPROTOOPT;
+    }
+    return mpx_rpc_errno(rc);
+}
+
 int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_conn_info *out,
                       uint64_t now)
 {
@@ -297,8 +494,10 @@ int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_con
     out->error = mpx_rpc_errno(ci.error);
     out->local_token = ci.local_token;
     out->remote_token = ci.remote_token;
-    /* Only RFC 8684 keys exist in the stack so far (DESIGN decision 6). */
-    out->key_state = ci.mptcp ? MPX_RPC_KEY_RFC8684 : MPX_RPC_KEY_NONE;
+    out->key_state = rpc_key_state(&ci);
+    memcpy(out->key_fpr, ci.key_fpr, sizeof(out->key_fpr));
+    out->key_gen = ci.key_gen;
+    out->key_id = ci.key_id;
     out->write_seq = ci.write_seq;
     out->snd_una = ci.snd_una;
     out->snd_nxt = ci.snd_nxt;
@@ -309,6 +508,7 @@ int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_con
     out->bytes_retrans = ci.bytes_retrans;
     out->send_queued = ci.send_queued;
     out->recv_ready = ci.recv_ready;
+    fill_opts_mpinfo(e, conn, &ci, out, now);
     n = mpx_conn_get_subflows(e->st, conn, sfs, MPX_RPC_SF_MAX, now);
     if (n < 0)
         n = 0;
@@ -488,8 +688,15 @@ void mpx_eng_config_changed(struct mpx_eng *e, const struct mpx_dcfg *cfg, const
         pc->pm_type = cfg->pm.pm_type; /* taken by new connections */
     else if (!strcmp(what, "allow-join-initial-addr-port"))
         pc->allow_join_initial_addr_port = cfg->pm.allow_join_initial_addr_port;
+    else if (!strcmp(what, "extkey"))
+        e->extkey_policy = cfg->extkey_policy; /* new active opens; the responder's
+                                                  side is fixed at start (no setter) */
     else if (!strcmp(what, "limits"))
         mpx_pm_limits_set(pc, cfg->pm.limit_subflows, cfg->pm.limit_add_addr_accepted);
-    /* scheduler, cc, sndbuf/rcvbuf, checksum, mptcp: no stack setter yet
-     * (stored; see the issue-6 report) */
+    else if (!strcmp(what, "scheduler")) /* new connections; rpcsrv.c switches the others */
+        snprintf(e->scheduler, sizeof(e->scheduler), "%s", cfg->scheduler);
+    else if (!strcmp(what, "cc")) /* new connections, like tcp_congestion_control */
+        snprintf(e->cc, sizeof(e->cc), "%s", cfg->cc);
+    /* sndbuf/rcvbuf, checksum, mptcp: startup-only (config.c) until the
+     * stack can change them (see the issue-6 report) */
 }

@@ -30,9 +30,18 @@ void mpx_eng_on_timer(struct mpx_eng *e, uint64_t now);
  * daemon at connect time). READABLE/WRITABLE only set *wake. */
 int mpx_eng_poll_event(struct mpx_eng *e, struct mpx_rpc_event *ev, bool *wake);
 
+/* Active open with the daemon's configured external-key policy. */
 long mpx_eng_connect(struct mpx_eng *e, const struct mpx_rpc_addr *local,
                      const struct mpx_rpc_addr *remote, uint16_t port, uint64_t now);
-int mpx_eng_listen(struct mpx_eng *e, uint16_t port);
+/* Same with |extkey_policy| (enum mpx_rpc_extkey; DEFAULT = configured). */
+long mpx_eng_connect_ext(struct mpx_eng *e, const struct mpx_rpc_addr *local,
+                         const struct mpx_rpc_addr *remote, uint16_t port, uint8_t extkey_policy,
+                         uint64_t now);
+/* Listen on |port| with an MPX_RPC_EXTKEY_* policy (DEFAULT: the
+ * daemon's); unlisten when the last app listener of the port is gone:
+ * later SYNs are refused (RST) like the kernel's. */
+int mpx_eng_listen(struct mpx_eng *e, uint16_t port, uint8_t extkey_policy);
+void mpx_eng_unlisten(struct mpx_eng *e, uint16_t port);
 /* Next established connection on |port|, or -EAGAIN. */
 long mpx_eng_accept(struct mpx_eng *e, uint16_t port);
 long mpx_eng_send(struct mpx_eng *e, uint32_t conn, const void *buf, size_t len, uint64_t now);
@@ -42,10 +51,26 @@ int mpx_eng_shutdown(struct mpx_eng *e, uint32_t conn, uint64_t now);
 int mpx_eng_close(struct mpx_eng *e, uint32_t conn, uint64_t now);
 int mpx_eng_abort(struct mpx_eng *e, uint32_t conn, uint64_t now);
 
+/* External keys (DESIGN decision 6). set_key: a raw key of 16..64 bytes
+ * (TLS exporter, mptcpext_set_key); set_psk: a pre-shared key, expanded per
+ * connection by the core (HKDF with the tokens). Both start NEW_KEY. 0,
+ * -ENOENT, -EOPNOTSUPP (the connection is not in E mode), -EALREADY (it has
+ * a key: the first one stays), -EINVAL (length). Never logged. */
+int mpx_eng_set_key(struct mpx_eng *e, uint32_t conn, const void *key, size_t len, uint64_t now);
+int mpx_eng_set_psk(struct mpx_eng *e, uint32_t conn, const void *psk, size_t len, uint64_t now);
+/* Next key generation (both ends must rotate). 0, -ENOENT, -EOPNOTSUPP (no
+ * active key or a rotation in progress), -EAGAIN (old key in its grace). */
+int mpx_eng_rotate_key(struct mpx_eng *e, uint32_t conn, uint64_t now);
+
 /* Fill |out| (conn, flags, tokens, tuple of the first subflow, counters,
  * subflows). -ENOENT if the stack does not know |conn|. */
 int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_conn_info *out,
                       uint64_t now);
+
+/* CONN_SETOPT: one socket option of |o->conn| (values validated by
+ * mpx_rpc_decode). 0, -ENOENT (no such connection, or an unknown
+ * congestion control), -EINVAL. */
+int mpx_eng_conn_setopt(struct mpx_eng *e, const struct mpx_rpc_setopt *o, uint64_t now);
 
 /* Counters in nstat form: calls |fn| for each (name, value). */
 typedef void (*mpx_eng_counter_fn)(void *arg, const char *name, uint64_t value);
@@ -63,10 +88,11 @@ int mpx_eng_endpoint(struct mpx_eng *e, struct mpx_dcfg *cfg, uint16_t type,
                      const struct mpx_pm_endpoint *ep, uint64_t now);
 int mpx_eng_limits(struct mpx_eng *e, struct mpx_dcfg *cfg, int subflows, int add_addr_accepted);
 
-/* Other run-time settings (scheduler, cc, buffers, checksum, extkey ...):
- * the stack has no setter for them yet; they are stored in the daemon's
- * configuration and used for what the daemon decides itself (the extkey
- * policy of new connections). See the issue-6 report for the API needed. */
+/* A run-time setting changed (`mptcpext set`): the PM knobs apply at
+ * once; extkey, scheduler and cc apply to connections opened or accepted
+ * from now on (mpx_eng_conn_scheduler moves an existing one). */
 void mpx_eng_config_changed(struct mpx_eng *e, const struct mpx_dcfg *cfg, const char *what);
+/* Give |conn| the current `scheduler` setting (0, -ENOENT). */
+int mpx_eng_conn_scheduler(struct mpx_eng *e, uint32_t conn);
 
 #endif /* MPX_DAEMON_ENGINE_H */

@@ -194,6 +194,16 @@ static void req_limits(struct mpxd *d, struct mpxd_client *c, const struct mpx_r
     mpxd_rpc_status(d, cidx, h->id, 0, NULL);
 }
 
+/* `set scheduler`: running connections switch too (their data in flight
+ * stays where it is; the next decisions are the new scheduler's). */
+static void sched_one(struct mpxd *d, void *arg, uint32_t conn, uid_t uid, uint32_t flags,
+                      const struct mpxd_bridge *b, const struct mpxd_listener *l)
+{
+    (void)arg, (void)uid, (void)flags, (void)b;
+    if (conn && !l)
+        mpx_eng_conn_scheduler(d->eng, conn);
+}
+
 static void req_opt(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc_hdr *h,
                     const struct mpx_rpc_opt *o)
 {
@@ -217,6 +227,8 @@ static void req_opt(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc_
     rc = mpx_dcfg_set(&d->cfg, o->key, o->value, err, sizeof(err));
     if (rc == 0) {
         mpx_eng_config_changed(d->eng, &d->cfg, o->key);
+        if (!strcmp(o->key, "scheduler"))
+            mpxd_conns_foreach(d, sched_one, NULL);
         mpxd_log(d, MPX_DLOG_INFO, "set %s %s", o->key, o->value);
     }
     mpxd_rpc_status(d, cidx, h->id, rc, "%s", rc ? err : "");
@@ -319,6 +331,59 @@ static void req_abort(struct mpxd *d, struct mpxd_client *c, uint32_t id, uint32
     mpxd_rpc_status(d, cidx_of(d, c), id, rc, rc ? "abort failed" : "");
 }
 
+/* External key of one connection (issue 8), for its owner (or root) only:
+ * a key set by someone else would hijack the connection's subflows. */
+static void req_key(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc_hdr *h,
+                    const void *body)
+{
+    const struct mpx_rpc_conn_key *k = body;
+    uint32_t conn =
+        h->type == MPX_RPC_CONN_SETKEY ? k->conn : ((const struct mpx_rpc_conn_ref *)body)->conn;
+    uid_t owner = mpxd_conn_owner(d, conn);
+    int rc;
+
+    if (owner == (uid_t)-1 || (c->uid != 0 && owner != c->uid)) {
+        if (owner != (uid_t)-1)
+            d->mib.RpcDenied++;
+        mpxd_rpc_status(d, cidx_of(d, c), h->id, -ENOENT, "no such connection");
+        return;
+    }
+    if (h->type == MPX_RPC_CONN_SETKEY)
+        rc = mpx_eng_set_key(d->eng, conn, k->key, k->key_len, mpxd_now());
+    else
+        rc = mpx_eng_rotate_key(d->eng, conn, mpxd_now());
+    /* never the key, only that it happened */
+    mpxd_log(d, MPX_DLOG_DEBUG, "conn %u: %s by pid %d: %s", conn, mpx_rpc_type_name(h->type),
+             (int)c->pid, rc ? strerror(-rc) : "ok");
+    mpxd_rpc_status(d, cidx_of(d, c), h->id, rc, "%s",
+                    rc == -EOPNOTSUPP ? "the connection does not use external keys"
+                    : rc == -EALREADY ? "the connection already has its key"
+                    : rc == -EAGAIN   ? "the previous key is still in its grace period"
+                    : rc              ? "failed"
+                                      : "");
+}
+
+/* The daemon's side of one connection for CONN_GET: whether it was
+ * accepted (the shim's TLS host orders the tokens initiator first) and its
+ * external-key policy. */
+struct role_ctx {
+    uint32_t conn, flags;
+    uint8_t policy;
+};
+
+static void role_one(struct mpxd *d, void *arg, uint32_t conn, uid_t uid, uint32_t flags,
+                     const struct mpxd_bridge *b, const struct mpxd_listener *l)
+{
+    struct role_ctx *r = arg;
+    (void)d;
+    (void)uid;
+    if (l || conn != r->conn)
+        return;
+    r->flags |= flags;
+    if (b)
+        r->policy = b->extkey_policy;
+}
+
 /* One connection, for its owner (or root): the shim's getsockname,
  * getpeername and TCP_INFO. */
 static void req_conn_get(struct mpxd *d, struct mpxd_client *c, uint32_t id, uint32_t conn)
@@ -334,8 +399,44 @@ static void req_conn_get(struct mpxd *d, struct mpxd_client *c, uint32_t id, uin
         return;
     }
     ci.uid = (uint32_t)owner;
+    struct role_ctx role = {conn, 0, 0};
+    mpxd_conns_foreach(d, role_one, &role);
+    ci.flags |= role.flags;
+    if (role.policy)
+        ci.extkey_policy = role.policy;
     mpxd_rpc_send(d, cidx_of(d, c), MPX_RPC_CONN_INFO, id, &ci,
                   mpx_rpc_body_size(MPX_RPC_CONN_INFO, ci.n_sf));
+}
+
+/* CONN_SETOPT (the shim's setsockopt): fire and forget unless the client
+ * asks for a STATUS; a refused one is counted and logged, never answered
+ * (an unsolicited reply would be read as the answer to the next call). */
+static void req_setopt(struct mpxd *d, struct mpxd_client *c, uint32_t id,
+                       const struct mpx_rpc_setopt *o)
+{
+    uid_t owner;
+    int rc = -ENOENT;
+
+    d->mib.ShimSetopts++;
+    /* nginx toggles options of one connection per response: the owner
+     * lookup (a scan of the bridges) is done once per connection; ids are
+     * never reused, and a closed connection is refused by the engine */
+    if (o->conn == c->setopt_conn) {
+        rc = mpx_eng_conn_setopt(d->eng, o, mpxd_now());
+    } else if ((owner = mpxd_conn_owner(d, o->conn)) != (uid_t)-1 &&
+               (c->uid == 0 || owner == c->uid)) {
+        c->setopt_conn = o->conn;
+        rc = mpx_eng_conn_setopt(d->eng, o, mpxd_now());
+    } else if (owner != (uid_t)-1) {
+        d->mib.RpcDenied++;
+    }
+    if (rc) {
+        d->mib.ShimSetoptFail++;
+        mpxd_log(d, MPX_DLOG_DEBUG, "client pid %d: setopt %u on conn %u: %s", (int)c->pid, o->opt,
+                 o->conn, strerror(-rc));
+    }
+    if (o->flags & MPX_RPC_SETOPT_F_REPLY)
+        mpxd_rpc_status(d, cidx_of(d, c), id, rc, "%s", rc ? strerror(-rc) : "");
 }
 
 /* Takes ownership of |fds|. */
@@ -379,6 +480,16 @@ static void dispatch(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc
     case MPX_RPC_CONN_GET:
         req_conn_get(d, c, h->id, ((const struct mpx_rpc_conn_ref *)body)->conn);
         break;
+    case MPX_RPC_CONN_SETOPT:
+        req_setopt(d, c, h->id, body);
+        break;
+    case MPX_RPC_CONN_SETKEY:
+    case MPX_RPC_CONN_ROTATE:
+        req_key(d, c, h, body);
+        break;
+    case MPX_RPC_CONN_FIND:
+        mpxd_conn_find(d, c, h->id, body);
+        break;
     case MPX_RPC_COUNTERS_GET:
         req_counters(d, c, h, body);
         break;
@@ -400,6 +511,14 @@ static void dispatch(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc
         break;
     case MPX_RPC_ACCEPT:
         mpxd_accept(d, cidx, h->id, body, fd);
+        fd = -1;
+        break;
+    case MPX_RPC_SOCK_BIND:
+    case MPX_RPC_SOCK_CONNECT:
+    case MPX_RPC_SOCK_LISTEN:
+    case MPX_RPC_SOCK_GET:
+    case MPX_RPC_SOCK_CLOSE:
+        mpxd_sock_request(d, cidx, h->type, h->id, body, fd);
         fd = -1;
         break;
     }
@@ -490,6 +609,9 @@ static bool read_one(struct mpxd *d, struct mpxd_client *c)
     mpxd_log(d, MPX_DLOG_DEBUG, "client pid %d: %s id %u", (int)c->pid, mpx_rpc_type_name(h.type),
              h.id);
     dispatch(d, c, &h, body, fds, nfds);
+    /* keys and PSKs do not linger in the static buffers */
+    explicit_bzero(buf, (size_t)n);
+    explicit_bzero(body, sizeof(body));
     return c->used;
 }
 
@@ -538,6 +660,7 @@ static void on_accept(struct mpxd *d)
         c->uid = cred.uid;
         c->pid = cred.pid;
         c->monitor = false;
+        c->setopt_conn = 0;
         d->mib.RpcClients++;
         mpxd_log(d, MPX_DLOG_DEBUG, "client pid %d uid %u connected", (int)c->pid,
                  (unsigned)c->uid);
