@@ -23,6 +23,11 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The binaries under test; MPTCPEXTD / MPTCPEXT select other builds (e.g.
+# build/asan/mptcpextd).
+DAEMON = pathlib.Path(os.environ.get("MPTCPEXTD", ROOT / "build" / "mptcpextd"))
+CLI = pathlib.Path(os.environ.get("MPTCPEXT", ROOT / "build" / "mptcpext"))
+SHIM = ROOT / "build" / "libmptcpext.so"
 sys.path.insert(0, str(ROOT / "lab"))
 
 import netlab  # noqa: E402

@@ -23,12 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from netlab_fixtures import PY, lab, stop_process, wait_for  # noqa: F401 (lab is a fixture)
+from netlab_fixtures import DAEMON, CLI, PY, lab, stop_process, wait_for  # noqa: F401 (lab is a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 # MPTCPEXTD / MPTCPEXT override the binaries (e.g. sanitizer builds).
-DAEMON = Path(os.environ.get("MPTCPEXTD", ROOT / "build" / "mptcpextd"))
-CLI = Path(os.environ.get("MPTCPEXT", ROOT / "build" / "mptcpext"))
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 MAGIC, VERSION = 0x5258504D, 1

@@ -22,12 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from netlab_fixtures import PY, lab, stop_process, wait_for  # noqa: F401 (lab is a fixture)
+from netlab_fixtures import DAEMON, CLI, SHIM, PY, lab, stop_process, wait_for  # noqa: F401 (lab is a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-DAEMON = Path(os.environ.get("MPTCPEXTD", ROOT / "build" / "mptcpextd"))
-CLI = Path(os.environ.get("MPTCPEXT", ROOT / "build" / "mptcpext"))
-SHIM = ROOT / "build" / "libmptcpext.so"
 EDGES = ROOT / "build" / "shim_edges"
 
 # libc names the shim interposes, the TLS libraries' functions tlshooks

@@ -25,12 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from netlab_fixtures import lab, stop_process, wait_for  # noqa: F401 (lab is a fixture)
+from netlab_fixtures import DAEMON, CLI, SHIM, lab, stop_process, wait_for  # noqa: F401 (lab is a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-DAEMON = Path(os.environ.get("MPTCPEXTD", ROOT / "build" / "mptcpextd"))
-CLI = Path(os.environ.get("MPTCPEXT", ROOT / "build" / "mptcpext"))
-SHIM = ROOT / "build" / "libmptcpext.so"
 TOOL = ROOT / "build" / "shim_sockopt"
 
 
