@@ -45,7 +45,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 
-.PHONY: all asan test unit lint format deps fuzz fuzz-build bench bench-lab soak clean demo
+.PHONY: all asan test unit lint format deps fuzz fuzz-build bench bench-lab bench-shim soak clean demo
 all: $(BUILD)/libmpxcore.a $(BUILD)/unit_tests $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/codec_oracle $(BUILD)/linkemu $(BUILD)/tun_probe \
      $(BUILD)/libmpxtlsh_test.so $(BUILD)/tlsh_cbapp $(SHIM_ALL)
 
@@ -157,6 +157,16 @@ bench: $(BUILD)/tcp_bench
 BENCH_LAB_ARGS ?=
 bench-lab: $(BUILD)/mptcpextd $(BUILD)/mptcpext $(BUILD)/linkemu
 	/usr/bin/python3 bench/lab_bench.py $(BENCH_LAB_ARGS)
+
+# The shim's connection-rate / bulk client and server (bench/shim_bench.py).
+$(BUILD)/conn_rate: bench/conn_rate.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $<
+
+# The shim against mptcpext connect and kernel MPTCP (root): bench/README.md.
+BENCH_SHIM_ARGS ?=
+bench-shim: all $(BUILD)/conn_rate
+	/usr/bin/python3 bench/shim_bench.py $(BENCH_SHIM_ARGS)
 
 # Longer randomised runs of the simulated-network scenarios (not part of
 # `make test`): SOAK_SEEDS seeds per soak test.

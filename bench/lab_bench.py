@@ -128,6 +128,7 @@ SCENARIOS = {
             "desc": "2 x 50 Mbit/s, path 1 cut at half time", "unit": "Mbit/s", "cut": True},
 }
 DEFAULT_SECONDS = {"unshaped": 4.0, "2x50": 8.0, "50d20+50": 8.0, "cut": 10.0}
+ENGINE_EXTRA = []  # --engine-arg: more mptcpextd arguments, e.g. --offload on
 
 
 class BenchError(Exception):
@@ -275,7 +276,7 @@ def run_engine(spec, seconds):
         # RFC 8684 keys like the kernel it is compared with: under the default
         # policy (prefer) two engines negotiate external keys, and with no TLS
         # or PSK to supply one the connection would stay on one path
-        limits += ["--extkey", "never"]
+        limits += ["--extkey", "never"] + ENGINE_EXTRA
         eps = []
         for p in range(2, n + 1):
             eps += ["--endpoint", f"{lab.addr('client', p, 4)} id {p} subflow"]
@@ -451,7 +452,11 @@ def main():
     ap.add_argument("--seconds", type=float, help="transfer time per run "
                     "(default: unshaped 4, shaped 8, cut 10)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--engine-arg", action="append", default=[], metavar="ARG",
+                    help="repeatable: an extra mptcpextd argument for both engines, "
+                    "e.g. --engine-arg=--offload --engine-arg=on")
     args = ap.parse_args()
+    ENGINE_EXTRA[:] = args.engine_arg
     if os.geteuid() != 0:
         print("lab_bench needs root (network namespaces)", file=sys.stderr)
         return 2
@@ -464,7 +469,8 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, term)
     header = (f"# lab_bench {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-              f"{machine()}; runs {args.runs}")
+              f"{machine()}; runs {args.runs}" +
+              (f"; engine args {' '.join(ENGINE_EXTRA)}" if ENGINE_EXTRA else ""))
     names = args.scenario or list(SCENARIOS)
     all_runs = {}
     rows = []

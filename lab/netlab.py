@@ -49,6 +49,7 @@ MAX_PATHS = 16
 TABLE_BASE = 100  # routing table of path P is TABLE_BASE + P
 SIDE_OFFSET = {"client": 0, "server": 128}  # third octet of the side's subnets
 TUN_NAME = "mptcp0"
+BLACKHOLE = "10.254.0.0/16"  # silently dropped by every router (_router)
 
 
 class LabError(Exception):
@@ -382,6 +383,9 @@ class Lab:
                          "net.ipv6.conf.all.keep_addr_on_down": 1,
                          "net.ipv4.conf.all.rp_filter": 0, "net.ipv4.conf.default.rp_filter": 0,
                          "net.ipv4.conf.all.send_redirects": 0})
+        # BLACKHOLE is dropped without a word (tests' "unreachable address": an
+        # address without a route would get an ICMP net unreachable back)
+        lines.append(f"route add blackhole {BLACKHOLE}")
         self._ip_batch(p, lines)
         # Blackout chain: before mangle (-150), so blacked-out packets never reach NFQUEUE.
         self.run(p, ["nft", "-f", "-"], input=(

@@ -239,7 +239,7 @@ int mpx_shim_ctl_send(uint16_t type, const void *body, size_t len)
     return send_retry(type, ++ctl.next_id, body, len, -1);
 }
 
-static int recv_reply(uint32_t id, void *reply, size_t reply_cap)
+static int recv_reply(uint32_t id, void *reply, size_t reply_cap, int timeout_ms)
 {
     _Alignas(8) uint8_t buf[MPX_RPC_MSG_MAX];
     struct mpx_rpc_hdr h;
@@ -248,7 +248,7 @@ static int recv_reply(uint32_t id, void *reply, size_t reply_cap)
     for (;;) {
         struct pollfd p = {ctl.fd, POLLIN, 0};
         ssize_t n;
-        int rc = poll(&p, 1, REPLY_TIMEOUT_MS);
+        int rc = poll(&p, 1, timeout_ms);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
@@ -277,7 +277,31 @@ int mpx_shim_ctl_call(uint16_t type, const void *body, size_t len, int fd_out, v
     int rc = send_retry(type, id, body, len, fd_out);
     if (rc)
         return rc;
-    rc = recv_reply(id, reply, reply_cap);
+    rc = recv_reply(id, reply, reply_cap, REPLY_TIMEOUT_MS);
+    if (rc == -ECONNRESET || rc == -EPROTO)
+        ctl_drop();
+    return rc;
+}
+
+int mpx_shim_ctl_request(uint16_t type, const void *body, size_t len, int fd_out, uint32_t *id)
+{
+    *id = ++ctl.next_id;
+    return send_retry(type, *id, body, len, fd_out);
+}
+
+int mpx_shim_ctl_fd(void)
+{
+    return ctl_valid() ? ctl.fd : -1;
+}
+
+int mpx_shim_ctl_take(uint32_t id, void *reply, size_t reply_cap)
+{
+    int rc;
+    if (!ctl_valid())
+        return -ENOTCONN;
+    rc = recv_reply(id, reply, reply_cap, 0);
+    if (rc == -ETIMEDOUT)
+        return -EAGAIN; /* not (yet) there; other replies read meanwhile were stale */
     if (rc == -ECONNRESET || rc == -EPROTO)
         ctl_drop();
     return rc;

@@ -4,9 +4,18 @@
  *
  * A table of pointers indexed by fd, sized by the RLIMIT_NOFILE hard limit
  * (mmap'ed: untouched pages cost nothing), read without a lock. Entries are
- * recycled through a free list, never returned to malloc, so that a thread
- * racing with a close() of the same fd reads a stale entry, never freed
- * memory. Each entry carries the socket's inode: a mismatch (the program
+ * recycled through a free list, never freed, so that a thread racing with
+ * a close() of the same fd reads a stale entry, never freed memory.
+ *
+ * The table and its free list take no lock and call no malloc: close() is
+ * async-signal-safe (POSIX) and programs call it from signal handlers,
+ * which may interrupt this very code in the same thread. Entries live in mmap'ed chunks of
+ * CHUNK, named by index; the free list is a Treiber stack whose head packs
+ * a generation count with the index of the first entry, so that a pop
+ * racing with pops and pushes of the same entry (ABA) fails its
+ * compare-and-swap instead of corrupting the list.
+ *
+ * Each entry carries the socket's inode: a mismatch (the program
  * closed the fd behind our back, dup2'ed over it, fclose'd an fdopen'ed
  * socket) drops the entry. Unknown fds are adopted when they are AF_UNIX
  * sockets whose abstract name (own: a socket of ours after exec, dup or
@@ -27,18 +36,90 @@
 
 #include "shim_int.h"
 
+#define CHUNK      1024u
+#define MAX_CHUNKS 4096u /* 4M entries: the table's own maximum */
+
 struct entry {
     struct mpx_shim_sock s; /* first: the public part */
     pthread_mutex_t mu;
-    struct entry *next_free;
+    uint32_t idx;       /* in the pool */
+    uint32_t next_free; /* index + 1 of the next free entry, 0 = end */
 };
 
 static struct entry **tab;
 static size_t tab_n;
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct entry *free_list;
+static struct entry *chunks[MAX_CHUNKS];
+static uint32_t pool_used; /* entries ever handed out (bump allocator) */
+static uint64_t free_head; /* generation << 32 | (index + 1) of the top, 0 = empty */
 static uint32_t id_counter;
+
+/* The entry of pool index |i|, its chunk mapped on first use (mmap is a
+ * plain system call: fine in a signal handler; a thread that loses the
+ * race to publish a chunk unmaps its own). */
+static struct entry *pool_entry(uint32_t i)
+{
+    uint32_t k = i / CHUNK;
+    struct entry *c;
+    if (k >= MAX_CHUNKS)
+        return NULL;
+    c = __atomic_load_n(&chunks[k], __ATOMIC_ACQUIRE);
+    if (!c) {
+        struct entry *fresh = mmap(NULL, CHUNK * sizeof(*fresh), PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (fresh == MAP_FAILED)
+            return NULL;
+        if (__atomic_compare_exchange_n(&chunks[k], &c, fresh, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            c = fresh;
+        else
+            munmap(fresh, CHUNK * sizeof(*fresh));
+    }
+    return &c[i % CHUNK];
+}
+
+static void free_push(struct entry *e)
+{
+    uint64_t h = __atomic_load_n(&free_head, __ATOMIC_ACQUIRE), n;
+    do {
+        __atomic_store_n(&e->next_free, (uint32_t)h, __ATOMIC_RELAXED);
+        n = ((h >> 32) + 1) << 32 | (uint64_t)(e->idx + 1);
+    } while (
+        !__atomic_compare_exchange_n(&free_head, &h, n, true, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE));
+}
+
+static struct entry *free_pop(void)
+{
+    uint64_t h = __atomic_load_n(&free_head, __ATOMIC_ACQUIRE), n;
+    struct entry *e;
+    do {
+        if (!(uint32_t)h)
+            return NULL;
+        /* every index on the list has its chunk mapped; a stale read of
+         * next_free is caught by the generation in the swap */
+        e = pool_entry((uint32_t)h - 1);
+        if (!e)
+            return NULL;
+        n = ((h >> 32) + 1) << 32 | __atomic_load_n(&e->next_free, __ATOMIC_RELAXED);
+    } while (
+        !__atomic_compare_exchange_n(&free_head, &h, n, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    return e;
+}
+
+/* A fresh entry from the pool: its mutex is recursive (the files of the
+ * shim call each other with the entry locked: sockopt.c's hooks, SO_ERROR
+ * inside a locked section). */
+static struct entry *pool_new(void)
+{
+    static const pthread_mutex_t rec = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+    uint32_t i = __atomic_fetch_add(&pool_used, 1, __ATOMIC_RELAXED);
+    struct entry *e = pool_entry(i);
+    if (!e)
+        return NULL;
+    e->mu = rec;
+    e->idx = i;
+    return e;
+}
 
 static void tab_init(void)
 {
@@ -82,25 +163,10 @@ struct mpx_shim_sock *mpx_shim_sock_new(int fd, int family, int protocol, uint64
     struct entry **t = table(), *e, *old;
     if (!t || fd < 0 || (size_t)fd >= tab_n)
         return NULL;
-    pthread_mutex_lock(&tab_mu);
-    e = free_list;
-    if (e)
-        free_list = e->next_free;
-    pthread_mutex_unlock(&tab_mu);
-    if (!e) {
-        e = malloc(sizeof(*e));
-        if (!e)
-            return NULL;
-        pthread_mutexattr_t ma;
-        /* recursive: the files of the shim call each other with the entry
-         * locked (sockopt.c's hooks, SO_ERROR inside a locked section) */
-        pthread_mutexattr_init(&ma);
-        pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-        pthread_mutex_init(&e->mu, &ma);
-        pthread_mutexattr_destroy(&ma);
-    }
+    e = free_pop();
+    if (!e && !(e = pool_new()))
+        return NULL;
     memset(&e->s, 0, sizeof(e->s));
-    e->next_free = NULL;
     e->s.fd = fd;
     e->s.ino = ino_of(fd);
     e->s.family = family;
@@ -108,12 +174,8 @@ struct mpx_shim_sock *mpx_shim_sock_new(int fd, int family, int protocol, uint64
     e->s.sock_id = sock_id;
     e->s.state = MPX_SHIM_S_NEW;
     old = __atomic_exchange_n(&t[fd], e, __ATOMIC_ACQ_REL);
-    if (old) {
-        pthread_mutex_lock(&tab_mu);
-        old->next_free = free_list;
-        free_list = old;
-        pthread_mutex_unlock(&tab_mu);
-    }
+    if (old)
+        free_push(old);
     return &e->s;
 }
 
@@ -123,12 +185,8 @@ void mpx_shim_sock_forget(int fd)
     if (!t || fd < 0 || (size_t)fd >= tab_n || !__atomic_load_n(&t[fd], __ATOMIC_RELAXED))
         return;
     old = __atomic_exchange_n(&t[fd], NULL, __ATOMIC_ACQ_REL);
-    if (!old)
-        return;
-    pthread_mutex_lock(&tab_mu);
-    old->next_free = free_list;
-    free_list = old;
-    pthread_mutex_unlock(&tab_mu);
+    if (old)
+        free_push(old);
 }
 
 struct mpx_shim_sock *mpx_shim_sock_peek(int fd)

@@ -72,6 +72,7 @@ struct mpx_shim_opts {
     char congestion[16];
     /* added by sockopt.c */
     int inq, fastopen_connect, fastopen_no_cookie, hoplimit;
+    int syncnt; /* TCP_SYNCNT */
 };
 
 struct mpx_shim_sock {
@@ -118,6 +119,17 @@ MPX_SHIM_HIDDEN int mpx_shim_ctl_call(uint16_t type, const void *body, size_t le
 /* Fire and forget (options a program toggles per response, like nginx's
  * TCP_CORK/TCP_NODELAY): 0 or a negative errno. */
 MPX_SHIM_HIDDEN int mpx_shim_ctl_send(uint16_t type, const void *body, size_t len);
+/* A request whose reply is collected later, on this thread, with
+ * mpx_shim_ctl_take (a blocking connect waits for it in its own poll):
+ * its id in *id; 0 or a negative errno. */
+MPX_SHIM_HIDDEN int mpx_shim_ctl_request(uint16_t type, const void *body, size_t len, int fd_out,
+                                         uint32_t *id);
+/* This thread's control socket (to poll on), -1 if it has none. */
+MPX_SHIM_HIDDEN int mpx_shim_ctl_fd(void);
+/* The reply to request |id| if it has arrived (without waiting): its type
+ * as mpx_shim_ctl_call, -EAGAIN when it is not there (yet), or a negative
+ * errno. Replies to other requests read meanwhile are dropped (stale). */
+MPX_SHIM_HIDDEN int mpx_shim_ctl_take(uint32_t id, void *reply, size_t reply_cap);
 
 /* ---- shim.c: configuration, the real libc functions ---------------------- */
 

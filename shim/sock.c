@@ -12,8 +12,8 @@
  * not writable, and hands the far end to the daemon (SOCK_CONNECT): the
  * daemon discards the filler when the MPTCP connection is established
  * (POLLOUT edge), or closes the far end with the filler unread on failure
- * (POLLERR|POLLHUP) and keeps the errno for SO_ERROR. listen() is a real
- * listen() plus SOCK_LISTEN: the daemon connects one AF_UNIX socket per
+ * (POLLERR|POLLHUP) and keeps the errno for SO_ERROR. listen() is SOCK_LISTEN,
+ * then the real listen(): the daemon connects one AF_UNIX socket per
  * established connection to it, named after the connection
  * (MPX_RPC_ACC_PREFIX), so accept() and its readiness are the kernel's.
  */
@@ -30,6 +30,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim_int.h"
@@ -385,15 +386,26 @@ MPX_SHIM_EXPORT int listen(int fd, int backlog)
         rc = do_bind(s, &any, 0);
     else if (s->state != MPX_SHIM_S_BOUND)
         rc = -EINVAL;
-    /* the real listen first: the daemon may connect as soon as it knows */
-    if (!rc && mpx_shim_real.listen(fd, backlog))
-        rc = -errno;
+    /* The daemon first: it may refuse (EADDRINUSE, e.g. SO_REUSEADDR wildcard
+     * and specific listeners, which Linux refuses at listen()), and a
+     * listening AF_UNIX socket cannot be turned back, so only an accepted
+     * listen() makes the app's socket listen. A refused one leaves it bound
+     * and unconnected, as on Linux, and a later listen() may succeed. A
+     * connection the engine establishes before the real listen() below finds
+     * the socket not yet listening: the daemon drops that one connection but
+     * keeps the listener (bridge.c shim_deliver). */
     if (!rc) {
         req_init(s, &q);
         q.backlog = backlog > 0 ? (uint32_t)backlog : 0;
         rc = with_psk(&q);
         if (!rc)
             rc = sock_rpc(MPX_RPC_SOCK_LISTEN, &q, -1, &r);
+    }
+    if (!rc && mpx_shim_real.listen(fd, backlog)) {
+        rc = -errno; /* not seen on a bound AF_UNIX socket: let the daemon check */
+        mpx_shim_log(MPX_SHIM_LOG_WARN, "fd %d: listen: %s", fd, strerror(-rc));
+        req_init(s, &q);
+        mpx_shim_ctl_send(MPX_RPC_SOCK_CLOSE, &q, sizeof(q));
     }
     if (!rc)
         s->state = MPX_SHIM_S_LISTENING;
@@ -452,6 +464,23 @@ static uint32_t write_filler(int fd)
     return sent;
 }
 
+/* The engine's connection id (and addresses) of |s|, connected without
+ * the reply that tells them (a blocking connect interrupted by a signal or
+ * SO_SNDTIMEO): asked once, then the options set so far are forwarded. */
+static void learn_conn(struct mpx_shim_sock *s)
+{
+    struct mpx_rpc_sock q;
+    struct mpx_rpc_conn_result r;
+
+    req_init(s, &q);
+    if (sock_rpc(MPX_RPC_SOCK_GET, &q, -1, &r) != 0 || !r.conn)
+        return;
+    s->conn = r.conn;
+    if (r.lport)
+        s->local_len = mpx_shim_rpc_to_sa(s->family, &r.local, r.lport, &s->local);
+    mpx_shim_opts_on_conn(s);
+}
+
 /* The connection's outcome, if known: from the fd's readiness (no RPC while
  * it is pending), then from the daemon. Caller holds the lock. */
 static void check_progress(struct mpx_shim_sock *s, int timeout_ms, int *poll_err)
@@ -466,6 +495,8 @@ static void check_progress(struct mpx_shim_sock *s, int timeout_ms, int *poll_er
         return;
     if (!(p.revents & (POLLERR | POLLHUP))) {
         s->state = MPX_SHIM_S_CONNECTED; /* the filler is gone: established */
+        if (!s->conn)
+            learn_conn(s); /* a blocking connect left before its reply */
         return;
     }
     /* closed: with the filler unread (failed; the daemon shuts the far end
@@ -516,7 +547,11 @@ static int wait_connected(struct mpx_shim_sock *s)
     return -err;
 }
 
-static int start_connect(struct mpx_shim_sock *s, const struct mpx_rpc_addr *a, uint16_t port)
+/* SOCK_CONNECT. With |late_id| (a blocking connect), the request asks for
+ * MPX_RPC_SOCK_F_LATE_REPLY and is not waited for here: its id goes to
+ * *late_id and wait_late() collects the one reply, at the outcome. */
+static int start_connect(struct mpx_shim_sock *s, const struct mpx_rpc_addr *a, uint16_t port,
+                         uint32_t *late_id)
 {
     struct mpx_rpc_sock q;
     struct mpx_rpc_conn_result r;
@@ -536,7 +571,17 @@ static int start_connect(struct mpx_shim_sock *s, const struct mpx_rpc_addr *a, 
     q.remote = *a;
     q.rport = port;
     q.filler_len = filler;
-    rc = sock_rpc(MPX_RPC_SOCK_CONNECT, &q, far, &r);
+    if (late_id) {
+        q.flags |= MPX_RPC_SOCK_F_LATE_REPLY;
+        rc = mpx_shim_ctl_request(MPX_RPC_SOCK_CONNECT, &q, sizeof(q), far, late_id);
+        if (rc == 0)
+            rc = -EINPROGRESS;
+        else if (rc == -ENOENT || rc == -ECONNREFUSED)
+            rc = -ECONNREFUSED;
+        memset(&r, 0, sizeof(r)); /* the connection id comes with the reply */
+    } else {
+        rc = sock_rpc(MPX_RPC_SOCK_CONNECT, &q, far, &r);
+    }
     mpx_shim_real.close(far);
     s->peer_len = mpx_shim_rpc_to_sa(s->family, a, port, &s->peer);
     if (rc != -EINPROGRESS) {
@@ -546,8 +591,74 @@ static int start_connect(struct mpx_shim_sock *s, const struct mpx_rpc_addr *a, 
     }
     s->state = MPX_SHIM_S_CONNECTING;
     s->conn = r.conn;
-    mpx_shim_opts_on_conn(s);
+    if (r.conn)
+        mpx_shim_opts_on_conn(s);
     return -EINPROGRESS;
+}
+
+/* The SOCK_RESULT of a blocking connect (MPX_RPC_SOCK_F_LATE_REPLY). */
+static int late_result(struct mpx_shim_sock *s, int type, const union reply *rep)
+{
+    int st = type == MPX_RPC_SOCK_RESULT ? rep->r.status
+             : type == MPX_RPC_STATUS    ? (rep->st.status ? rep->st.status : -EPROTO)
+                                         : -EPROTO;
+    bool fresh = false;
+
+    mpx_shim_sock_lock(s);
+    if (s->state == MPX_SHIM_S_CONNECTING) {
+        if (st == 0) {
+            fresh = rep->r.conn != 0;
+            s->state = MPX_SHIM_S_CONNECTED;
+            s->conn = rep->r.conn;
+            if (rep->r.lport)
+                s->local_len =
+                    mpx_shim_rpc_to_sa(s->family, &rep->r.local, rep->r.lport, &s->local);
+        } else {
+            s->state = MPX_SHIM_S_FAILED; /* this connect() reports it: SO_ERROR stays 0 */
+            s->so_error = 0;
+        }
+    }
+    mpx_shim_sock_unlock(s);
+    if (fresh)
+        mpx_shim_opts_on_conn(s);
+    return st == -EINPROGRESS ? -EPROTO : st;
+}
+
+/* A blocking connect with a late reply: one poll for the reply (the daemon
+ * sends it when the outcome is known), bounded by SO_SNDTIMEO, EINTR on a
+ * signal (the connection goes on, as Linux). The app's fd is polled too: if
+ * it shows the outcome and no reply is there (a signal handler's call on
+ * this thread's control socket dropped it), the fd and SOCK_GET tell. */
+static int wait_late(struct mpx_shim_sock *s, uint32_t id)
+{
+    int tmo = sndtimeo_ms(s->fd);
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct pollfd p[2] = {{s->fd, POLLOUT, 0}, {mpx_shim_ctl_fd(), POLLIN, 0}};
+        union reply rep;
+        int left = tmo, rc, t;
+
+        if (tmo >= 0) {
+            struct timespec t1;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            left =
+                tmo - (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+            if (left < 0)
+                left = 0;
+        }
+        rc = poll(p, p[1].fd >= 0 ? 2 : 1, left);
+        if (rc < 0)
+            return -errno; /* EINTR: the connection goes on (EALREADY next) */
+        if (rc == 0)
+            return -EINPROGRESS;
+        t = p[1].fd >= 0 ? mpx_shim_ctl_take(id, &rep, sizeof(rep)) : -ENOTCONN;
+        if (t > 0)
+            return late_result(s, t, &rep);
+        if (p[0].revents || (t != -EAGAIN && t < 0))
+            return wait_connected(s); /* no reply to wait for: the fd tells */
+    }
 }
 
 /* connect() on a socket that already went through one. */
@@ -576,7 +687,9 @@ MPX_SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     struct mpx_shim_sock *s = mpx_shim_sock_get(fd);
     struct mpx_rpc_addr a;
     uint16_t port;
+    uint32_t id = 0;
     int rc, fl;
+    bool blocking, late;
 
     if (!s)
         return mpx_shim_real.connect(fd, addr, len);
@@ -594,12 +707,17 @@ MPX_SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         mpx_shim_sock_unlock(s);
         return rc ? fail(-rc) : mpx_shim_real.connect(fd, addr, len);
     }
-    rc = start_connect(s, &a, port);
-    mpx_shim_sock_unlock(s);
     fl = fcntl(fd, F_GETFL);
-    if (rc != -EINPROGRESS || (fl >= 0 && (fl & O_NONBLOCK)))
+    blocking = !(fl >= 0 && (fl & O_NONBLOCK));
+    /* a blocking connect waits for one reply, at the outcome; except with
+     * TCP_USER_TIMEOUT or TCP_SYNCNT, which must reach the engine while it
+     * sends SYNs (the connection id they need comes with the early reply) */
+    late = blocking && !s->opts.user_timeout && !s->opts.syncnt;
+    rc = start_connect(s, &a, port, late ? &id : NULL);
+    mpx_shim_sock_unlock(s);
+    if (rc != -EINPROGRESS || !blocking)
         return fail(-rc);
-    rc = wait_connected(s);
+    rc = late ? wait_late(s, id) : wait_connected(s);
     return rc ? fail(-rc) : 0;
 }
 

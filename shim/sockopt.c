@@ -9,7 +9,8 @@
  * does not support on MPTCP fail with EOPNOTSUPP (SO_ZEROCOPY, SO_OOBINLINE
  * ...), IP/IPv6/TCP options outside its list with ENOPROTOOPT. A few options
  * that 6.18 MPTCP still refuses but plain TCP accepts and the engine honours
- * (TCP_USER_TIMEOUT, TCP_QUICKACK, IP_TTL, IPV6_TCLASS, IPV6_UNICAST_HOPS)
+ * (TCP_USER_TIMEOUT, TCP_SYNCNT, TCP_QUICKACK, IP_TTL, IPV6_TCLASS,
+ * IPV6_UNICAST_HOPS)
  * succeed, because programs set them on TCP sockets and fail when refused.
  *
  * Where an option goes:
@@ -21,7 +22,7 @@
  *    ones that matter on the bridge (SO_RCVTIMEO/SNDTIMEO for blocking
  *    calls, buffer sizes, SO_RCVLOWAT, SO_TIMESTAMP cmsgs) take effect there;
  *  - options with an effect in the engine (TCP_NODELAY, TCP_CORK,
- *    SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT, TCP_USER_TIMEOUT, TCP_CONGESTION,
+ *    SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT, TCP_USER_TIMEOUT, TCP_SYNCNT, TCP_CONGESTION,
  *    SO_LINGER {1,0}, IP_TOS/IPV6_TCLASS, IP_TTL/IPV6_UNICAST_HOPS) are
  *    cached and forwarded with CONN_SETOPT once the socket has a connection,
  *    fire and forget (nginx toggles TCP_CORK per response: no round trip);
@@ -145,6 +146,7 @@ enum {
     B_FO_CONNECT,
     B_FO_NO_COOKIE,
     B_HOPLIMIT,
+    B_SYNCNT,
 };
 #define BIT(b) (1u << (b))
 
@@ -221,6 +223,9 @@ static uint32_t fwd_opt(const struct mpx_shim_opts *o, int family, int b, int *v
             return 0;
         *value = o->hoplimit < 0 ? 64 : o->hoplimit;
         return MPX_RPC_SO_TTL;
+    case B_SYNCNT:
+        *value = o->syncnt;
+        return MPX_RPC_SO_SYNCNT;
     default:
         return 0;
     }
@@ -239,7 +244,7 @@ void mpx_shim_opts_on_conn(struct mpx_shim_sock *s)
     mpx_shim_sock_unlock(s);
     if (!conn)
         return;
-    for (int b = 0; b <= B_HOPLIMIT; b++) {
+    for (int b = 0; b <= B_SYNCNT; b++) {
         uint32_t opt;
         if (!(o.set_mask & BIT(b)))
             continue;
@@ -386,6 +391,7 @@ static int set_tcp(struct mpx_shim_sock *s, int name, const void *val, socklen_t
     case TCP_KEEPINTVL:
     case TCP_KEEPCNT:
     case TCP_USER_TIMEOUT:
+    case TCP_SYNCNT: /* MPTCP refuses it, TCP programs set it: the engine honours it */
     case TCP_MAXSEG:
     case TCP_QUICKACK:
     case TCP_NOTSENT_LOWAT:
@@ -396,7 +402,7 @@ static int set_tcp(struct mpx_shim_sock *s, int name, const void *val, socklen_t
     case TCP_INQ:
         break;
     default:
-        /* TCP_ULP, TCP_MD5SIG, TCP_REPAIR*, TCP_SYNCNT, TCP_LINGER2,
+        /* TCP_ULP, TCP_MD5SIG, TCP_REPAIR*, TCP_LINGER2,
          * TCP_WINDOW_CLAMP ... : what Linux MPTCP answers */
         return -ENOPROTOOPT;
     }
@@ -428,6 +434,11 @@ static int set_tcp(struct mpx_shim_sock *s, int name, const void *val, socklen_t
         if (v < 0)
             return -EINVAL;
         set_cached(s, B_USER_TIMEOUT, &o->user_timeout, v);
+        return 0;
+    case TCP_SYNCNT: /* do_tcp_setsockopt: 1..MAX_TCP_SYNCNT */
+        if (v < 1 || v > 127)
+            return -EINVAL;
+        set_cached(s, B_SYNCNT, &o->syncnt, v);
         return 0;
     case TCP_MAXSEG:
         if (v && (v < TCP_MIN_MSS_V || v > MAX_TCP_WINDOW_V))
@@ -1225,6 +1236,8 @@ static int get_tcp(struct mpx_shim_sock *s, int name, void *val, socklen_t *len)
         return put_int(val, len, cached(s, B_KEEPCNT, o->keepcnt, 9));
     case TCP_USER_TIMEOUT:
         return put_int(val, len, o->user_timeout);
+    case TCP_SYNCNT: /* net.ipv4.tcp_syn_retries */
+        return put_int(val, len, cached(s, B_SYNCNT, o->syncnt, 6));
     case TCP_MAXSEG:
         return get_maxseg(s, val, len);
     case TCP_QUICKACK:

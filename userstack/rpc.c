@@ -367,6 +367,7 @@ static int check_setopt(const void *b, const char **why)
         [MPX_RPC_SO_LINGER0] = {0, 1},
         [MPX_RPC_SO_TOS] = {0, 255},
         [MPX_RPC_SO_TTL] = {1, 255},
+        [MPX_RPC_SO_SYNCNT] = {1, 127}, /* MAX_TCP_SYNCNT */
     };
     const struct mpx_rpc_setopt *o = b;
     if (o->conn == 0)
@@ -795,6 +796,20 @@ int mpx_rpc_errno(int e)
         return -ENOTCONN;
     case MPX_ERR_UNSUPP:
         return -EOPNOTSUPP;
+    case MPX_ERR_HOSTUNREACH:
+        return -EHOSTUNREACH;
+    case MPX_ERR_NETUNREACH:
+        return -ENETUNREACH;
+    case MPX_ERR_ACCES:
+        return -EACCES;
+    case MPX_ERR_NOPROTOOPT:
+        return -ENOPROTOOPT;
+    case MPX_ERR_HOSTDOWN:
+        return -EHOSTDOWN;
+    case MPX_ERR_NONET:
+        return -ENONET;
+    case MPX_ERR_NETPROTO:
+        return -EPROTO;
     default:
         return e > 0 ? 0 : -EINVAL;
     }

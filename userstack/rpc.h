@@ -243,6 +243,9 @@ struct mpx_rpc_conn_info {
     uint8_t pad3[5];
     uint64_t retransmits;
     uint64_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms; /* ms ago (0: never) */
+    /* connection-level buffers (bytes) it was created with (`sndbuf` and
+     * `rcvbuf` settings then: mptcpext set applies to new connections) */
+    uint32_t sndbuf, rcvbuf;
     struct mpx_rpc_sf sf[MPX_RPC_SF_MAX]; /* last: only n_sf of them are sent */
 };
 
@@ -382,8 +385,13 @@ struct mpx_rpc_accept {
 #define MPX_RPC_SOCK_F_V6ONLY    0x04u
 #define MPX_RPC_SOCK_F_FREEBIND  0x08u
 #define MPX_RPC_SOCK_F_TAKE_ERR  0x10u /* SOCK_GET: clear the pending error */
-#define MPX_RPC_SOCK_F_ALL       0x1fu
-#define MPX_RPC_FILLER_MAX       (4u << 20)
+/* SOCK_CONNECT of a blocking connect(): no -EINPROGRESS reply; the one
+ * SOCK_RESULT comes when the connection is established (status 0, sent
+ * just before the filler is discarded) or has failed (-errno), so the
+ * caller wakes once instead of twice */
+#define MPX_RPC_SOCK_F_LATE_REPLY 0x20u
+#define MPX_RPC_SOCK_F_ALL        0x3fu
+#define MPX_RPC_FILLER_MAX        (4u << 20)
 struct mpx_rpc_sock {
     uint64_t sock_id;
     uint32_t flags;        /* MPX_RPC_SOCK_F_* */
@@ -432,7 +440,8 @@ enum mpx_rpc_sockopt {
     MPX_RPC_SO_LINGER0,      /* SO_LINGER: 1 = {1, 0} (abortive close), 0 = normal */
     MPX_RPC_SO_TOS,          /* IP_TOS / IPV6_TCLASS: 0..255 */
     MPX_RPC_SO_TTL,          /* IP_TTL / IPV6_UNICAST_HOPS: 1..255 */
-    MPX_RPC_SO_LAST_ = MPX_RPC_SO_TTL,
+    MPX_RPC_SO_SYNCNT,       /* TCP_SYNCNT: 1..127 SYN retransmissions */
+    MPX_RPC_SO_LAST_ = MPX_RPC_SO_SYNCNT,
 };
 #define MPX_RPC_SETOPT_F_REPLY 0x1u
 #define MPX_RPC_SETOPT_F_ALL   0x1u

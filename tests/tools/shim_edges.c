@@ -30,12 +30,20 @@
  *                              excluded (kernel) destination still works
  *   binderrs ADDR PORT NONLOCAL  EADDRINUSE, SO_REUSEPORT, EADDRNOTAVAIL,
  *                              port 0, EACCES below 1024 (not as root)
+ *   soerror ADDR PORT SYNCNT MS  non-blocking connect (TCP_SYNCNT if > 0),
+ *                              poll up to MS: prints "result NAME how SECONDS"
+ *                              (how: immediate = connect's own errno, so_error
+ *                              = SO_ERROR once POLLOUT/POLLERR, pending), and
+ *                              checks that SO_ERROR reads 0 the second time.
+ *                              Run with and without the shim by
+ *                              tests/test_shim_errors.py, which compares
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -562,6 +570,47 @@ static int cmd_binderrs(char **av)
     return 0;
 }
 
+static const char *errname(int e)
+{
+    const char *n = e ? strerrorname_np(e) : "0";
+    return n ? n : "?";
+}
+
+static int cmd_soerror(char **av)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = mkaddr(av[0], atoi(av[1]), &ss), el;
+    int fd = nb_socket(av[0]), syncnt = atoi(av[2]), err = 0;
+    struct pollfd p = {fd, POLLOUT, 0};
+    double t0;
+
+    if (syncnt > 0 && setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof(syncnt)))
+        FAIL("TCP_SYNCNT %d", syncnt);
+    t0 = now_s();
+    if (connect(fd, (struct sockaddr *)&ss, l) == 0) {
+        printf("result 0 immediate %.3f\n", now_s() - t0);
+        return 0;
+    }
+    if (errno != EINPROGRESS) {
+        printf("result %s immediate %.3f\n", errname(errno), now_s() - t0);
+        return 0;
+    }
+    if (poll(&p, 1, atoi(av[3])) == 0) {
+        printf("result 0 pending %.3f\n", now_s() - t0);
+        return 0;
+    }
+    el = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el))
+        FAIL("getsockopt SO_ERROR");
+    printf("result %s so_error %.3f\n", errname(err), now_s() - t0);
+    int again = -1;
+    el = sizeof(again);
+    if (err && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &again, &el) || again != 0))
+        FAIL("SO_ERROR read twice: %d", again);
+    close(fd);
+    return 0;
+}
+
 /* Benchmark helpers (not tests): accept and close N connections; connect
  * and close N times, print the rate. */
 static int cmd_acceptloop(char **av)
@@ -610,6 +659,7 @@ int main(int argc, char **argv)
         {"binderrs", 3, cmd_binderrs},
         {"tfo", 2, cmd_tfo},
         {"epollswap", 2, cmd_epollswap},
+        {"soerror", 4, cmd_soerror},
     };
     prog = argv[0];
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -293,7 +293,7 @@ static void check_tcp(int fd)
     set_fails(fd, IPPROTO_TCP, TCP_REPAIR, &v, sizeof(v), ENOPROTOOPT, "TCP_REPAIR");
     set_fails(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &v, sizeof(v), ENOPROTOOPT, "TCP_WINDOW_CLAMP");
     set_fails(fd, IPPROTO_TCP, TCP_INFO, &v, sizeof(v), ENOPROTOOPT, "set TCP_INFO");
-    get_fails(fd, IPPROTO_TCP, TCP_SYNCNT, EOPNOTSUPP, "get TCP_SYNCNT");
+    get_fails(fd, IPPROTO_TCP, TCP_LINGER2, EOPNOTSUPP, "get TCP_LINGER2");
     set_fails(fd, SOL_MPTCP, MPTCP_INFO, &v, sizeof(v), ENOPROTOOPT, "set MPTCP_INFO");
     set_fails(fd, IPPROTO_UDP, 1, &v, sizeof(v), ENOPROTOOPT, "SOL_UDP");
     /* the one-byte answer of mptcp_put_int_option */

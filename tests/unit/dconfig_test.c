@@ -63,9 +63,14 @@ static const struct line_case line_cases[] = {
     {"scheduler fastest", -EINVAL,
      "scheduler: unknown \"fastest\" (default, redundant, roundrobin)"},
     {"cc bbr", -EINVAL, "cc: unknown \"bbr\" (cubic, reno, lia)"},
-    {"sndbuf 12x", -EINVAL, "sndbuf: expected a size of at least 4096 bytes (K/M/G), got \"12x\""},
-    {"rcvbuf 100", -EINVAL, "rcvbuf: expected a size of at least 4096 bytes (K/M/G), got \"100\""},
-    {"sndbuf 8G", -EINVAL, "sndbuf: expected a size of at least 4096 bytes (K/M/G), got \"8G\""},
+    {"sndbuf 12x", -EINVAL,
+     "sndbuf: expected a size from 4096 bytes to 1G (K/M/G suffixes), got \"12x\""},
+    {"rcvbuf 100", -EINVAL,
+     "rcvbuf: expected a size from 4096 bytes to 1G (K/M/G suffixes), got \"100\""},
+    {"sndbuf 8G", -EINVAL,
+     "sndbuf: expected a size from 4096 bytes to 1G (K/M/G suffixes), got \"8G\""},
+    {"sndbuf 1025M", -EINVAL,
+     "sndbuf: expected a size from 4096 bytes to 1G (K/M/G suffixes), got \"1025M\""},
     {"checksum maybe", -EINVAL, "checksum: expected on or off, got \"maybe\""},
     {"add-addr-timeout 1e3", -EINVAL, "add-addr-timeout: expected seconds 0..3600, got \"1e3\""},
     {"path-manager netlink", -EINVAL, "path-manager: unknown value \"netlink\""},
@@ -165,23 +170,34 @@ MPX_TEST(dconfig_runtime_restrictions)
 }
 
 /* What `mptcpext set` may change while the daemon runs, and the message
- * for what it may not (the stack takes buffers, checksum and mptcp when it
- * is created). */
+ * for what it may not (the stack takes mptcp when it is created; buffers
+ * and checksum apply to new connections). */
 MPX_TEST(dconfig_runtime_keys_table)
 {
     static const struct {
         const char *key, *value;
         int rc;
     } cases[] = {
-        {"scheduler", "redundant", 0},     {"cc", "lia", 0},
-        {"log-level", "debug", 0},         {"extkey", "never", 0},
-        {"limits", "subflows 3", 0},       {"events-interval", "50", 0},
-        {"add-addr-timeout", "30", 0},     {"path-manager", "userspace", 0},
-        {"sndbuf", "8M", -EPERM},          {"rcvbuf", "1M", -EPERM},
-        {"checksum", "on", -EPERM},        {"mptcp", "off", -EPERM},
-        {"addr", "10.0.0.2", -EPERM},      {"pcap", "/tmp/x.pcap", -EPERM},
-        {"scheduler", "fastest", -EINVAL}, {"cc", "bbr", -EINVAL},
-        {"log-level", "loud", -EINVAL},    {"extkey", "always", -EINVAL},
+        {"scheduler", "redundant", 0},
+        {"cc", "lia", 0},
+        {"log-level", "debug", 0},
+        {"extkey", "never", 0},
+        {"limits", "subflows 3", 0},
+        {"events-interval", "50", 0},
+        {"add-addr-timeout", "30", 0},
+        {"path-manager", "userspace", 0},
+        {"sndbuf", "8M", 0},
+        {"rcvbuf", "1M", 0},
+        {"checksum", "on", 0},
+        {"mptcp", "off", -EPERM},
+        {"sndbuf", "2G", -EINVAL},
+        {"checksum", "maybe", -EINVAL},
+        {"addr", "10.0.0.2", -EPERM},
+        {"pcap", "/tmp/x.pcap", -EPERM},
+        {"scheduler", "fastest", -EINVAL},
+        {"cc", "bbr", -EINVAL},
+        {"log-level", "loud", -EINVAL},
+        {"extkey", "always", -EINVAL},
     };
     struct mpx_dcfg cfg;
     char err[256];
@@ -199,12 +215,18 @@ MPX_TEST(dconfig_runtime_keys_table)
     CHECK(strcmp(cfg.scheduler, "redundant") == 0 && strcmp(cfg.cc, "lia") == 0);
     CHECK_INT(cfg.log_level, MPX_DLOG_DEBUG);
     CHECK_INT(cfg.extkey_policy, MPX_RPC_EXTKEY_NEVER);
-    CHECK_INT(cfg.sndbuf, 4u << 20); /* refused: unchanged */
-    CHECK(!cfg.checksum && cfg.mptcp);
-    CHECK_INT(mpx_dcfg_set(&cfg, "sndbuf", "8M", err, sizeof(err)), -EPERM);
+    CHECK_INT(cfg.sndbuf, 8u << 20); /* 2G refused: 8M stays */
+    CHECK_INT(cfg.rcvbuf, 1u << 20);
+    CHECK(cfg.checksum && cfg.mptcp);
+    CHECK_INT(mpx_dcfg_set(&cfg, "mptcp", "off", err, sizeof(err)), -EPERM);
     CHECK(strcmp(err,
-                 "sndbuf can only be set at start (the stack takes it when mptcpextd "
+                 "mptcp can only be set at start (the stack takes it when mptcpextd "
                  "starts: put it in the config file or on the command line and restart)") == 0);
+    /* every key is listed once (`mptcpext get` with no key) */
+    int n = 0;
+    for (const char *k; (k = mpx_dcfg_key_name(n)); n++)
+        CHECK(mpx_dcfg_key_known(k));
+    CHECK(n >= 20 && mpx_dcfg_key_name(-1) == NULL);
     CHECK_INT(mpx_dcfg_set(&cfg, "cc", "bbr", err, sizeof(err)), -EINVAL);
     CHECK(strcmp(err, "cc: unknown \"bbr\" (cubic, reno, lia)") == 0);
     /* before start the same keys are accepted */

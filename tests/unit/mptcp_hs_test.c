@@ -390,7 +390,9 @@ MPX_TEST(mptcp_hs_fastclose)
     const struct mpx_mptcp_mib *cm = mpx_stack_mib(pr->st[0]), *sm = mpx_stack_mib(pr->st[1]);
     CHECK_EQ(cm->MPFastcloseTx, 2); /* one per subflow */
     CHECK(sm->MPFastcloseRx >= 1);
-    CHECK_EQ(sm->MPRstRx, 2);
+    /* the second RST finds its subflow already reset by the MP_FASTCLOSE
+     * of the first: not acceptable any more, ignored (Linux: no socket) */
+    CHECK_EQ(sm->MPRstRx, 1);
     struct mpx_conn_info si;
     REQUIRE(mpx_conn_get_info(pr->st[1], (uint32_t)s, &si) == 0);
     CHECK(si.closed);

@@ -184,6 +184,12 @@ MPX_TEST(mptcp_opts_timewait_reuse)
                         tw = k;
                         cport = k ? m->sf[i]->tuple.rport : m->sf[i]->tuple.lport;
                     }
+        /* or, the connection freed, as a TIME_WAIT record */
+        for (int k = 0; k < 2; k++)
+            for (const struct mpx_tw *r = p->st[k]->tw_oldest; r; r = r->newer) {
+                tw = k;
+                cport = k ? r->tuple.rport : r->tuple.lport;
+            }
         REQUIRE(tw >= 0);
         /* the client uses the same port again while the old subflow waits */
         p->st[0]->next_port = cport;

@@ -27,6 +27,7 @@ struct net {
     uint64_t sent, got;
     bool eof, data_ok;
     int announced, removed, sub_est[2];
+    uint32_t fseq, fack; /* server's next SEQ / ACK as last sent: forge in window */
     uint8_t pkt[70000], buf[16384];
 };
 
@@ -275,12 +276,14 @@ MPX_TEST(mptcp_paths_signal)
 /* An ADD_ADDR with a bad HMAC is dropped (no echo, no join). */
 static bool corrupt_add_addr(struct net *n, int from, const struct mpx_pkt *p)
 {
-    (void)n;
-    (void)from;
     for (uint8_t i = 0; i < p->tcp.opts.n_mptcp; i++) {
         const struct mpx_mptcp_opt *o = &p->tcp.opts.mptcp[i];
         if (o->subtype == MPX_MPTCP_SUB_ADD_ADDR && !o->u.add_addr.echo)
             return true; /* replaced below by a forged one */
+    }
+    if (from == 1) {
+        n->fseq = p->tcp.seq + (uint32_t)p->payload_len + !!(p->tcp.flags & MPX_TH_FIN);
+        n->fack = p->tcp.ack;
     }
     return false;
 }
@@ -304,7 +307,10 @@ MPX_TEST(mptcp_paths_signal_bad_hmac_ignored)
     ip.dst = si.tuple.remote;
     struct mpx_tcp_hdr th = {
         .sport = si.tuple.lport, .dport = si.tuple.rport, .flags = MPX_TH_ACK, .win = 1000};
-    th.seq = 0; /* out of window: the options are still seen first */
+    /* in window: options of unacceptable segments are ignored anyway
+     * (mptcp_harden_test.c), the HMAC must be what rejects this one */
+    th.seq = n->fseq;
+    th.ack = n->fack;
     th.opts.n_mptcp = 1;
     th.opts.mptcp[0].subtype = MPX_MPTCP_SUB_ADD_ADDR;
     th.opts.mptcp[0].u.add_addr.addr_id = 9;

@@ -58,6 +58,10 @@ MPX_TEST(rpc_setopt_value_ranges)
         {MPX_RPC_SO_TTL, 0, MPX_RPC_E_RANGE},
         {MPX_RPC_SO_TTL, 1, MPX_RPC_OK},
         {MPX_RPC_SO_TTL, 255, MPX_RPC_OK},
+        {MPX_RPC_SO_SYNCNT, 0, MPX_RPC_E_RANGE},
+        {MPX_RPC_SO_SYNCNT, 1, MPX_RPC_OK},
+        {MPX_RPC_SO_SYNCNT, 127, MPX_RPC_OK},
+        {MPX_RPC_SO_SYNCNT, 128, MPX_RPC_E_RANGE},
         {0, 0, MPX_RPC_E_RANGE},
         {MPX_RPC_SO_LAST_ + 1, 0, MPX_RPC_E_RANGE},
     };

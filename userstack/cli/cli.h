@@ -40,6 +40,7 @@ int cli_simple(struct cli *c, uint16_t type, const void *body, size_t len);
 void cli_print_status_error(const struct mpx_rpc_status *s);
 
 int cli_cmd_conn(struct cli *c, int argc, char **argv);
+int cli_cmd_rotate(struct cli *c, int argc, char **argv);
 int cli_cmd_endpoint(struct cli *c, int argc, char **argv);
 int cli_cmd_limits(struct cli *c, int argc, char **argv);
 int cli_cmd_counters(struct cli *c, int argc, char **argv);

@@ -258,12 +258,18 @@ int cli_cmd_listen(struct cli *c, int argc, char **argv)
 
     memset(&req, 0, sizeof(req));
     memset(&acc, 0, sizeof(acc));
-    if (parse_data_opts(argc, argv, &o) || o.npos != 1 || o.source) {
-        fprintf(stderr, "usage: mptcpext listen PORT [--psk-file F] [--extkey POLICY]\n");
+    if (parse_data_opts(argc, argv, &o) || o.npos != 1) {
+        fprintf(stderr, "usage: mptcpext listen PORT [--source ADDR] [--psk-file F] "
+                        "[--extkey POLICY]\n");
         return 2;
     }
     if (parse_port(o.pos[0], &req.port))
         return 2;
+    /* --source: that engine address only (like ncat -l -s ADDR); else all */
+    if (o.source && mpx_rpc_addr_parse(o.source, &req.local)) {
+        fprintf(stderr, "mptcpext: invalid source address \"%s\"\n", o.source);
+        return 2;
+    }
     if (o.psk_file && cli_read_psk(o.psk_file, req.psk, &req.psk_len))
         return 2;
     req.extkey_policy = o.policy;

@@ -19,6 +19,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mptcpext [--socket PATH | --name NAME] [--json|-j] VERB ...\n"
             "  conn [show [ID]] | conn abort ID       connections and subflows (like ss -M)\n"
+            "  rotate ID                                new external key for conn ID (NEW_KEY;\n"
+            "                                           root or the connection's owner)\n"
             "  endpoint add ADDR [port P] [id ID] [signal|subflow|backup|fullmesh|laminar]"
             " [dev IF]\n"
             "  endpoint delete id ID [ADDR] | endpoint delete ADDR [port P]\n"
@@ -27,9 +29,9 @@ static void usage(FILE *f)
             "  limits [show] | limits set [subflows N] [add_addr_accepted N]\n"
             "  counters [-z] [PATTERN...]               like nstat -a (MPTcpExt*, Tcp*, Mpxd*)\n"
             "  monitor                                  live events (like ip mptcp monitor)\n"
-            "  set KEY VALUE | get KEY                  daemon settings at run time\n"
+            "  set KEY VALUE | get [KEY]                daemon settings at run time (get: all)\n"
             "  connect HOST PORT [--source ADDR] [--psk-file F] [--extkey never|prefer|require]\n"
-            "  listen PORT [--psk-file F] [--extkey POLICY]   stdin/stdout, like ncat\n"
+            "  listen PORT [--source ADDR] [--psk-file F] [--extkey P]   stdin/stdout, like ncat\n"
             "  plot EVENTS.jsonl -o OUT.png             per-subflow throughput over time\n"
             "  run [--extkey P] [--psk-file F] [--log L] [--no-start] PROGRAM ARGS...\n"
             "                                           PROGRAM on the engine (LD_PRELOAD)\n"
@@ -158,6 +160,47 @@ int cli_simple(struct cli *c, uint16_t type, const void *body, size_t len)
     return 0;
 }
 
+/* `get` without a key: every setting as the daemon has it now (OPT_GET
+ * "*": OPT messages, then END). */
+static int cmd_get_all(struct cli *c)
+{
+    struct mpx_rpc_opt o;
+    struct mpx_rpc_hdr h;
+    union {
+        struct mpx_rpc_opt opt;
+        struct mpx_rpc_status st;
+    } r;
+    int n = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.key[0] = '*';
+    if (!cli_send(c, MPX_RPC_OPT_GET, &o, sizeof(o), -1))
+        return 1;
+    for (;;) {
+        if (cli_recv(c, &h, &r, sizeof(r), 10000) != 1)
+            return 1;
+        if (h.type == MPX_RPC_STATUS) {
+            cli_print_status_error(&r.st);
+            return 1;
+        }
+        if (h.type == MPX_RPC_END)
+            break;
+        if (h.type != MPX_RPC_OPT)
+            continue;
+        if (c->json) {
+            printf("%s\"%s\":\"", n++ ? "," : "{", r.opt.key);
+            for (const char *p = r.opt.value; *p; p++) /* paths may hold quotes */
+                printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+            putchar('"');
+        } else {
+            printf("%s %s\n", r.opt.key, r.opt.value);
+        }
+    }
+    if (c->json)
+        printf("%s}\n", n ? "" : "{");
+    return 0;
+}
+
 static int cmd_set_get(struct cli *c, bool set, int argc, char **argv)
 {
     struct mpx_rpc_opt o;
@@ -169,8 +212,10 @@ static int cmd_set_get(struct cli *c, bool set, int argc, char **argv)
     size_t off = 0;
 
     memset(&o, 0, sizeof(o));
+    if (!set && argc == 0)
+        return cmd_get_all(c);
     if (argc < (set ? 2 : 1) || strlen(argv[0]) >= sizeof(o.key)) {
-        fprintf(stderr, "usage: mptcpext %s\n", set ? "set KEY VALUE..." : "get KEY");
+        fprintf(stderr, "usage: mptcpext %s\n", set ? "set KEY VALUE..." : "get [KEY]");
         return 2;
     }
     snprintf(o.key, sizeof(o.key), "%s", argv[0]);
@@ -209,6 +254,8 @@ static int dispatch(struct cli *c, int argc, char **argv)
         return 1;
     if (!strcmp(v, "conn") || !strcmp(v, "ss"))
         return cli_cmd_conn(c, argc - 1, argv + 1);
+    if (!strcmp(v, "rotate"))
+        return cli_cmd_rotate(c, argc - 1, argv + 1);
     if (!strcmp(v, "endpoint") || !strcmp(v, "endp"))
         return cli_cmd_endpoint(c, argc - 1, argv + 1);
     if (!strcmp(v, "limits"))

@@ -111,12 +111,13 @@ static void conn_text(const struct mpx_rpc_conn_info *ci)
         printf(" error:%s", strerror(-ci->error));
     putchar('\n');
     printf("\t cc:%s%s%s%s%s keepidle:%u keepintvl:%u keepcnt:%u user_timeout:%u tos:0x%02x "
-           "ttl:%u\n",
+           "ttl:%u sndbuf:%u rcvbuf:%u\n",
            ci->cc, ci->opt_flags & MPX_RPC_OPT_F_NODELAY ? " nodelay" : "",
            ci->opt_flags & MPX_RPC_OPT_F_CORK ? " cork" : "",
            ci->opt_flags & MPX_RPC_OPT_F_KEEPALIVE ? " keepalive" : "",
            ci->opt_flags & MPX_RPC_OPT_F_LINGER0 ? " linger0" : "", ci->keep_idle_s,
-           ci->keep_intvl_s, ci->keep_cnt, ci->user_timeout_ms, ci->tos, ci->ttl);
+           ci->keep_intvl_s, ci->keep_cnt, ci->user_timeout_ms, ci->tos, ci->ttl, ci->sndbuf,
+           ci->rcvbuf);
     for (unsigned i = 0; i < ci->n_sf; i++) {
         const struct mpx_rpc_sf *s = &ci->sf[i];
         printf(
@@ -144,12 +145,13 @@ static void sockopt_json(const struct mpx_rpc_conn_info *ci)
 {
     printf("\"sockopt\":{\"cc\":\"%s\",\"nodelay\":%s,\"cork\":%s,\"keepalive\":%s,"
            "\"linger0\":%s,\"keepidle\":%u,\"keepintvl\":%u,\"keepcnt\":%u,"
-           "\"user_timeout_ms\":%u,\"tos\":%u,\"ttl\":%u},",
+           "\"user_timeout_ms\":%u,\"tos\":%u,\"ttl\":%u,\"sndbuf\":%u,\"rcvbuf\":%u},",
            ci->cc, ci->opt_flags & MPX_RPC_OPT_F_NODELAY ? "true" : "false",
            ci->opt_flags & MPX_RPC_OPT_F_CORK ? "true" : "false",
            ci->opt_flags & MPX_RPC_OPT_F_KEEPALIVE ? "true" : "false",
            ci->opt_flags & MPX_RPC_OPT_F_LINGER0 ? "true" : "false", ci->keep_idle_s,
-           ci->keep_intvl_s, ci->keep_cnt, ci->user_timeout_ms, ci->tos, ci->ttl);
+           ci->keep_intvl_s, ci->keep_cnt, ci->user_timeout_ms, ci->tos, ci->ttl, ci->sndbuf,
+           ci->rcvbuf);
 }
 
 static void conn_json(const struct mpx_rpc_conn_info *ci, bool first)
@@ -219,6 +221,32 @@ static int conn_abort(struct cli *c, int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.conn = (uint32_t)id;
     return cli_simple(c, MPX_RPC_CONN_ABORT, &r, sizeof(r)) ? 1 : 0;
+}
+
+/* `rotate ID`: a new external key for connection ID (draft §3.3 NEW_KEY),
+ * like mptcpext_rotate_key() in the shim; the daemon allows root or the
+ * connection's owner only. The key itself is never printed. */
+int cli_cmd_rotate(struct cli *c, int argc, char **argv)
+{
+    struct mpx_rpc_conn_ref r;
+    char *end;
+    unsigned long id;
+    int rc;
+
+    if (argc != 1 || (id = strtoul(argv[0], &end, 0)) == 0 || *end || id > UINT32_MAX) {
+        fprintf(stderr, "usage: mptcpext rotate ID\n");
+        return 2;
+    }
+    memset(&r, 0, sizeof(r));
+    r.conn = (uint32_t)id;
+    rc = cli_simple(c, MPX_RPC_CONN_ROTATE, &r, sizeof(r));
+    if (rc)
+        return 1;
+    if (c->json)
+        printf("{\"conn\":%lu,\"rotated\":true}\n", id);
+    else
+        printf("conn %lu: key rotation started\n", id);
+    return 0;
 }
 
 static int conn_get(struct cli *c, const char *arg)

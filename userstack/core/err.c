@@ -41,6 +41,20 @@ const char *mpx_strerror(int err)
         return "connection reset";
     case MPX_ERR_CLOSED:
         return "connection closed";
+    case MPX_ERR_HOSTUNREACH:
+        return "host unreachable";
+    case MPX_ERR_NETUNREACH:
+        return "network unreachable";
+    case MPX_ERR_ACCES:
+        return "administratively prohibited";
+    case MPX_ERR_NOPROTOOPT:
+        return "protocol unreachable";
+    case MPX_ERR_HOSTDOWN:
+        return "host unknown";
+    case MPX_ERR_NONET:
+        return "host isolated";
+    case MPX_ERR_NETPROTO:
+        return "parameter problem";
     case MPX_ERR_NOMEM:
         return "out of memory";
     default:

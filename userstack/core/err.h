@@ -30,6 +30,15 @@ enum mpx_err {
     MPX_ERR_TIMEDOUT = -216, /* retransmissions gave up */
     MPX_ERR_RESET = -217,    /* connection reset by peer */
     MPX_ERR_CLOSED = -218,   /* operation on a closed connection */
+    /* Reported by the network (ICMP, RFC 1122 4.2.3.9; the errnos Linux's
+     * icmp_err_convert / icmpv6_err_convert give). */
+    MPX_ERR_HOSTUNREACH = -219, /* EHOSTUNREACH */
+    MPX_ERR_NETUNREACH = -220,  /* ENETUNREACH */
+    MPX_ERR_ACCES = -221,       /* EACCES: ICMPv6 administratively prohibited */
+    MPX_ERR_NOPROTOOPT = -222,  /* ENOPROTOOPT: protocol unreachable */
+    MPX_ERR_HOSTDOWN = -223,    /* EHOSTDOWN: host unknown */
+    MPX_ERR_NONET = -224,       /* ENONET: host isolated */
+    MPX_ERR_NETPROTO = -225,    /* EPROTO: parameter problem */
     MPX_ERR_FATAL = -500,
     MPX_ERR_NOMEM = -501,
 };

@@ -16,8 +16,11 @@ struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server)
     struct mpx_msk *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
+    /* buffers and the checksum wish are the stack's at creation: a later
+     * mpx_stack_set_* applies to new connections only (like a sysctl) */
     m->scap = st->cfg.sndbuf;
     m->rcap = st->cfg.rcvbuf;
+    m->csum_want = st->cfg.checksum;
     m->sbuf = malloc(m->scap);
     m->rbuf = malloc(m->rcap);
     if (!m->sbuf || !m->rbuf) {
@@ -30,6 +33,12 @@ struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server)
     m->server = server;
     m->kops = &mpx_key_ops_rfc8684;
     m->id = ++st->next_id ? st->next_id : ++st->next_id;
+    if (mpx_token_insert(&st->ids, m->id, m) < 0) {
+        free(m->sbuf);
+        free(m->rbuf);
+        free(m);
+        return NULL;
+    }
     m->next_local_id = 1;
     m->nodelay = st->cfg.tcp.nodelay;
     m->cork = st->cfg.tcp.cork;
@@ -41,7 +50,10 @@ struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server)
     m->ttl = st->cfg.tcp.ttl;
     mpx_sched_init(&m->sched, st->cfg.scheduler ? mpx_sched_find(st->cfg.scheduler) : NULL);
     m->next = st->msks;
+    if (m->next)
+        m->next->prev = m;
     st->msks = m;
+    mpx_act_wake(m);
     return m;
 }
 
@@ -57,12 +69,15 @@ void mpx_msk_free(struct mpx_msk *m)
         mpx_msk_pm_mib_add(m, &st->mib_pm_gone);
         mpx_pm_conn_free(&m->pm);
     }
-    for (struct mpx_msk **pp = &st->msks; *pp; pp = &(*pp)->next) {
-        if (*pp == m) {
-            *pp = m->next;
-            break;
-        }
-    }
+    mpx_token_remove(&st->ids, m->id);
+    mpx_act_remove(m);
+    mpx_accq_del(m);
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        st->msks = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
     free(m->sbuf);
     free(m->rbuf);
     free(m->ooo);
@@ -1103,6 +1118,9 @@ int mpx_conn_set_user_timeout(struct mpx_stack *st, uint32_t conn, uint64_t time
     if (!m)
         return MPX_ERR_NOENT;
     m->user_timeout = timeout;
+    for (uint8_t i = 0; i < m->nsf; i++) /* and a handshake in progress (tcp.h) */
+        if (!m->sf[i]->gone)
+            mpx_tcp_set_user_timeout(m->sf[i]->tcp, timeout, now);
     m->rtx_at = 0; /* re-armed with the new bound */
     rtx_arm(m, now);
     return 0;

@@ -27,9 +27,9 @@
 #define MPX_MSK_OOO_MAX  65536 /* ranges: beyond, data waits in the subflow */
 #define MPX_MSK_REINJ    256
 #define MPX_STACK_EVQ    256
-#define MPX_MSK_SIG      8 /* ADD_ADDR / RM_ADDR waiting for a segment */
-#define MPX_STACK_HASH   256
-#define MPX_STACK_LISTEN 16
+#define MPX_MSK_SIG      8   /* ADD_ADDR / RM_ADDR waiting for a segment */
+#define MPX_STACK_HASH   256 /* initial demux hash size */
+#define MPX_STACK_LISTEN 64
 #define MPX_STACK_RSTQ   16
 #define MPX_KEY_TRIES    64
 /* Linux syn_retrans_before_tcp_fallback: MP_CAPABLE is left out of SYN
@@ -212,6 +212,15 @@ struct mpx_reinj {
 struct mpx_msk {
     struct mpx_stack *st;
     struct mpx_msk *next;
+    struct mpx_msk *prev; /* O(1) unlink: the list holds every live connection */
+    /* mptcp_active.c: on the list the per-step walks visit, or parked in
+     * the deadline heap (heap_pos 1-based, 0 = not in it) */
+    struct mpx_msk *anext, *aprev;
+    bool active;
+    uint32_t heap_pos;
+    uint64_t park_at;
+    struct mpx_msk *qnext, *qprev; /* accept queue (server, established) */
+    bool queued;
     uint32_t id;
     const struct mpx_key_ops *kops;
     struct mpx_keys keys;
@@ -228,7 +237,9 @@ struct mpx_msk {
     bool hs_mpc;     /* server: MP_CAPABLE SYN accepted, SYN/ACK carries it */
     bool est_ev, accepted, orphan, closed, close_ev;
     int error;
-    uint16_t lport; /* server: listener port */
+    uint16_t lport;        /* server: listener port */
+    struct mpx_addr laddr; /* server: the listener's address (mpx_stack_accept_addr) */
+    bool csum_want;        /* the stack's checksum setting when the connection began */
     /* send side: buffer holds DSN [snd_una, write_seq) */
     uint8_t *sbuf;
     uint32_t scap;
@@ -298,19 +309,55 @@ struct mpx_rst {
     struct mpx_pkt pkt; /* payload NULL */
 };
 
+/* What is left of a subflow in TIME_WAIT once its connection is done
+ * (Linux inet_timewait_sock): enough to re-ACK a retransmitted FIN, to
+ * answer other segments (RFC 9293 section 3.10.7.4) and to judge a new
+ * SYN for the tuple (RFC 6191). The msk and the subflow are freed. */
+struct mpx_tw {
+    struct mpx_tw *hnext;         /* tw_hash chain */
+    struct mpx_tw *older, *newer; /* expiry FIFO */
+    struct mpx_tcp_tuple tuple;
+    uint64_t expire;
+    uint32_t snd_nxt, rcv_nxt; /* after both FINs */
+    uint32_t ts_recent, ts_offset;
+    uint16_t win; /* raw window field of our ACKs */
+    uint8_t ipver, tos, ttl;
+    bool ts_ok;
+};
+
 struct mpx_stack {
     struct mpx_stack_config cfg;
     struct mpx_addr local[MPX_STACK_MAX_ADDRS];
     uint8_t n_local;
-    uint16_t listen[MPX_STACK_LISTEN];
-    uint8_t listen_policy[MPX_STACK_LISTEN]; /* enum mpx_ext_policy of each listener */
+    struct mpx_listener {
+        struct mpx_addr addr; /* family NONE: every address; zero: every one of its family */
+        uint16_t port;
+        uint8_t policy; /* enum mpx_ext_policy (unless MPX_LISTEN_HOST_POLICY) */
+        uint8_t flags;  /* MPX_LISTEN_* */
+    } listen[MPX_STACK_LISTEN];
     uint8_t n_listen;
     struct mpx_token_table tokens;
-    struct mpx_sf *hash[MPX_STACK_HASH];
+    /* demux hash, grown with the number of subflows (at 400 connections
+     * a second tens of thousands of tuples are alive) */
+    struct mpx_sf **hash;
+    uint32_t hash_cap, hash_n;  /* cap: a power of two */
+    struct mpx_token_table ids; /* connection id -> msk (mpx_stack_find) */
+    /* mptcp_timewait.c: TIME_WAIT records of freed connections, in a
+     * hash by tuple and a FIFO by expiry (the duration is constant) */
+    struct mpx_tw **tw_hash;
+    uint32_t tw_cap, tw_n;
+    struct mpx_tw *tw_oldest, *tw_newest;
     struct mpx_msk *msks;
+    /* mptcp_active.c: the connections the per-step walks visit, and the
+     * parked ones by next deadline */
+    struct mpx_msk *act;
+    struct mpx_msk **heap;
+    uint32_t heap_n, heap_cap;
+    struct mpx_msk *accq_head, *accq_tail; /* established, not accepted */
     uint32_t next_id;
     uint16_t next_port;
     uint32_t rr;
+    uint32_t out_gso; /* mpx_stack_out_gso() */
     struct mpx_stack_event evq[MPX_STACK_EVQ];
     uint16_t ev_head, ev_n;
     uint64_t ev_dropped;
@@ -322,6 +369,8 @@ struct mpx_stack {
     struct mpx_tcp_mib tcp_mib_gone;  /* of freed subflows */
     struct mpx_pm_cfg pm;
     uint64_t mib_tw_reused; /* TIME_WAIT tuples taken over by a new SYN */
+    /* mptcp_icmp.c */
+    struct mpx_icmp_mib icmp_mib;
     struct mpx_ext_cache_ent ext_cache[MPX_EXT_CACHE];
     uint8_t scratch[MPX_MAP_MAX + 1];
 };
@@ -333,9 +382,13 @@ void mpx_stack_sub_event(struct mpx_sf *sf, enum mpx_stack_event_type type);
 #define MPX_RST_Q_TRANSIENT 0x100
 void mpx_stack_queue_rst(struct mpx_stack *st, const struct mpx_pkt *in, int reason);
 uint64_t mpx_stack_rand(struct mpx_stack *st);
+/* Hash of a tuple (our side); the tables mask it to their size. */
+uint32_t mpx_stack_tuple_hash(const struct mpx_tcp_tuple *t);
 void mpx_stack_hash_add(struct mpx_stack *st, struct mpx_sf *sf);
 void mpx_stack_hash_del(struct mpx_stack *st, struct mpx_sf *sf);
 struct mpx_msk *mpx_stack_find(const struct mpx_stack *st, uint32_t id);
+/* The subflow of tuple |t| (our side), or NULL. */
+struct mpx_sf *mpx_stack_find_sf(const struct mpx_stack *st, const struct mpx_tcp_tuple *t);
 
 /* Open an MP_JOIN subflow (path manager handle |pm_handle|). */
 int mpx_stack_open_join(struct mpx_msk *m, const struct mpx_addr *local,
@@ -388,6 +441,40 @@ void mpx_ek_info(const struct mpx_msk *m, struct mpx_conn_info *info);
 /* explicit_bzero without a syscall: a memset through a volatile pointer
  * the compiler cannot drop. */
 void mpx_ek_wipe(void *p, size_t n);
+
+/* mptcp_active.c */
+/* The earliest time |m| wants mpx_stack_on_timer(), UINT64_MAX if none. */
+uint64_t mpx_msk_deadline(const struct mpx_msk *m);
+/* Something happened to |m| (or may have): the next steps visit it. */
+void mpx_act_wake(struct mpx_msk *m);
+void mpx_act_wake_all(struct mpx_stack *st);
+/* |m| has nothing to send: off the list until woken or its deadline. */
+void mpx_act_park(struct mpx_msk *m);
+void mpx_act_remove(struct mpx_msk *m);
+uint64_t mpx_act_heap_min(const struct mpx_stack *st);
+/* Wake the parked connections whose deadline is <= now. */
+void mpx_act_due(struct mpx_stack *st, uint64_t now);
+uint32_t mpx_act_count(const struct mpx_stack *st);
+/* The accept queue: a server connection established (mpx_accq_add) until
+ * accepted or freed (mpx_accq_del). */
+void mpx_accq_add(struct mpx_msk *m);
+void mpx_accq_del(struct mpx_msk *m);
+
+/* mptcp_timewait.c */
+/* Turn the TIME_WAIT subflows of |m| (closed, no longer the app's) into
+ * records and free them; the caller frees |m| once it has no subflow. */
+void mpx_tw_take(struct mpx_msk *m, uint64_t now);
+/* The record of the 4-tuple of |p| (from the peer), or NULL. */
+struct mpx_tw *mpx_tw_lookup(const struct mpx_stack *st, const struct mpx_tcp_tuple *t);
+/* A segment for record |tw|: answered, and true; false when it is a SYN
+ * that may reuse the tuple (RFC 6191): the record is gone then. */
+bool mpx_tw_input(struct mpx_stack *st, struct mpx_tw *tw, const struct mpx_pkt *p, uint64_t now);
+/* Drop the record (tuple reused by a connect of ours). */
+void mpx_tw_kill(struct mpx_stack *st, struct mpx_tw *tw);
+/* Oldest expiry (UINT64_MAX if none) and expiring the records due. */
+uint64_t mpx_tw_deadline(const struct mpx_stack *st);
+void mpx_tw_expire(struct mpx_stack *st, uint64_t now);
+void mpx_tw_free_all(struct mpx_stack *st);
 
 /* mptcp_conn.c */
 struct mpx_msk *mpx_msk_new(struct mpx_stack *st, bool server);

@@ -91,7 +91,10 @@
     X(MPExtKeyRotated)     /* rotations started (D16) */                                           \
     X(MPExtKeyRetired)     /* old keys erased after their grace period */                          \
     X(MPExtKeyOldKeyUsed)  /* join/ADD_ADDR verified with the retiring key */                      \
-    X(MPJoinKeyIdMismatch) /* MP_JOIN SYN/ACK or ACK echoing another K (D21) */
+    X(MPJoinKeyIdMismatch) /* MP_JOIN SYN/ACK or ACK echoing another K (D21) */                    \
+    /* mptcpext's own hardening counters (MPX prefix: no kernel twin) */                           \
+    X(MPXOptsUnacceptable) /* MPTCP options of a segment TCP found unacceptable: ignored */        \
+    X(MPXFastcloseBadKey)  /* MP_FASTCLOSE with a wrong key / HMAC: ignored */
 
 struct mpx_mptcp_mib {
 #define MPX_MIB_FIELD(n) uint64_t n;

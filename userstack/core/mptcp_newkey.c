@@ -429,6 +429,39 @@ void mpx_ek_info(const struct mpx_msk *m, struct mpx_conn_info *info)
 
 /* --- owner API (mptcp_stack.h) ------------------------------------------ */
 
+int mpx_conn_get_secrets(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_secrets *out)
+{
+    const struct mpx_msk *m = mpx_stack_find(st, conn);
+    memset(out, 0, sizeof(*out));
+    if (!m)
+        return MPX_ERR_NOENT;
+    out->ltoken = m->keys.ltoken;
+    out->rtoken = m->keys.rtoken;
+    if (!m->mptcp)
+        return 0;
+    if (!is_ext(m)) {
+        out->rfc8684 = m->keys.have_remote;
+        out->lkey = m->keys.lkey;
+        out->rkey = m->keys.rkey;
+        return 0;
+    }
+    /* the newest key: the one being rotated to, else the current one */
+    int k = m->ek.cur;
+    const struct mpx_ext_slot *o = &m->ek.slot[k ^ 1];
+    if (o->installed && o->gen > m->ek.slot[k].gen)
+        k ^= 1;
+    const struct mpx_ext_slot *s = &m->ek.slot[k];
+    if (!s->installed)
+        return 0;
+    _Static_assert(sizeof(out->key) >= MPX_EXT_KEY_MAX, "key-log buffer");
+    out->ext = true;
+    out->key_len = s->len;
+    out->key_id = (uint8_t)k;
+    out->key_gen = s->gen;
+    memcpy(out->key, s->bytes, s->len);
+    return 0;
+}
+
 static struct mpx_msk *api_msk(struct mpx_stack *st, uint32_t conn)
 {
     struct mpx_msk *m = mpx_stack_find(st, conn);

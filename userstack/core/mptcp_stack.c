@@ -23,17 +23,26 @@ void mpx_stack_config_default(struct mpx_stack_config *cfg)
     cfg->ext_cache_ns = 600ull * 1000000000ull;
     cfg->ext_grace_ns = 60ull * 1000000000ull;
     mpx_tcp_config_default(&cfg->tcp);
+    /* subflows do not pace by default: on the lab's 50 Mbit/s + 20 ms and
+     * 50 Mbit/s paths pacing cost ~10 % (bench/README.md, mpx_stack_set_pacing) */
+    cfg->tcp.pacing = false;
 }
 
 struct mpx_stack *mpx_stack_new(const struct mpx_stack_config *cfg)
 {
-    if (!cfg || !cfg->rand || cfg->sndbuf < 1024 || cfg->rcvbuf < 1024)
+    if (!cfg || !cfg->rand || cfg->sndbuf < MPX_STACK_BUF_MIN || cfg->rcvbuf < MPX_STACK_BUF_MIN ||
+        cfg->sndbuf > MPX_STACK_BUF_MAX || cfg->rcvbuf > MPX_STACK_BUF_MAX ||
+        cfg->ext_policy > MPX_EXT_REQUIRE)
         return NULL;
     struct mpx_stack *st = calloc(1, sizeof(*st));
     if (!st)
         return NULL;
     st->cfg = *cfg;
-    if (mpx_token_init(&st->tokens, 64) < 0) {
+    st->hash_cap = MPX_STACK_HASH;
+    st->hash = calloc(st->hash_cap, sizeof(*st->hash));
+    if (!st->hash || mpx_token_init(&st->tokens, 64) < 0 || mpx_token_init(&st->ids, 64) < 0) {
+        mpx_token_free(&st->tokens);
+        free(st->hash);
         free(st);
         return NULL;
     }
@@ -51,7 +60,11 @@ void mpx_stack_free(struct mpx_stack *st)
         return;
     while (st->msks)
         mpx_msk_free(st->msks);
+    mpx_tw_free_all(st);
+    free(st->heap);
     mpx_token_free(&st->tokens);
+    mpx_token_free(&st->ids);
+    free(st->hash);
     free(st);
 }
 
@@ -66,36 +79,187 @@ int mpx_stack_add_local(struct mpx_stack *st, const struct mpx_addr *addr)
     return 0;
 }
 
-int mpx_stack_listen_ext(struct mpx_stack *st, uint16_t port, enum mpx_ext_policy policy)
+/* --- listeners ------------------------------------------------------------ */
+
+static bool addr_zero(const struct mpx_addr *a)
 {
-    if (policy > MPX_EXT_REQUIRE)
+    static const uint8_t z[16];
+    return memcmp(a->a, z, sizeof(z)) == 0;
+}
+
+/* The listener's address in canonical form: family NONE with zero bytes
+ * for every address, and ::ffff:a.b.c.d as the IPv4 address it maps (a
+ * v6 socket bound to it takes IPv4 packets to a.b.c.d, RFC 4291 section
+ * 2.5.5.2). false: not an address. */
+static bool listen_key(const struct mpx_addr *in, struct mpx_addr *out)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memset(out, 0, sizeof(*out));
+    if (!in || in->family == MPX_AF_NONE)
+        return true;
+    if (in->family == MPX_AF_INET6 && !memcmp(in->a, mapped, sizeof(mapped))) {
+        out->family = MPX_AF_INET;
+        memcpy(out->a, in->a + 12, 4);
+        return true;
+    }
+    if (in->family != MPX_AF_INET && in->family != MPX_AF_INET6)
+        return false;
+    out->family = in->family;
+    memcpy(out->a, in->a, mpx_addr_len(in));
+    return true;
+}
+
+/* Does listener |l| cover every IPv4 / every IPv6 address? */
+static bool covers_all(const struct mpx_listener *l, uint8_t family)
+{
+    if (l->addr.family == MPX_AF_NONE)
+        return true;
+    if (!addr_zero(&l->addr))
+        return false;
+    if (l->addr.family == family)
+        return true;
+    /* [::] without IPV6_V6ONLY also takes IPv4 (RFC 3493 section 5.3) */
+    return family == MPX_AF_INET && l->addr.family == MPX_AF_INET6 &&
+           !(l->flags & MPX_LISTEN_V6ONLY);
+}
+
+static bool is_wild(const struct mpx_listener *l)
+{
+    return l->addr.family == MPX_AF_NONE || addr_zero(&l->addr);
+}
+
+/* Linux inet_rcv_saddr_equal(match_wildcard = true): do two listeners on
+ * one port share an address? */
+static bool listen_overlap(const struct mpx_listener *a, const struct mpx_listener *b)
+{
+    if (!is_wild(a) && !is_wild(b))
+        return mpx_addr_eq(&a->addr, &b->addr);
+    if (!is_wild(a))
+        return covers_all(b, a->addr.family);
+    if (!is_wild(b))
+        return covers_all(a, b->addr.family);
+    return (covers_all(a, MPX_AF_INET) && covers_all(b, MPX_AF_INET)) ||
+           (covers_all(a, MPX_AF_INET6) && covers_all(b, MPX_AF_INET6));
+}
+
+/* How well |l| matches a SYN to dst (0: not at all), in the order of
+ * Linux compute_score: exact address, the family's wildcard, then a
+ * dual-stack [::] or an every-address listener. */
+static int listen_score(const struct mpx_listener *l, const struct mpx_addr *dst)
+{
+    if (!is_wild(l))
+        return mpx_addr_eq(&l->addr, dst) ? 3 : 0;
+    if (l->addr.family == dst->family)
+        return 2;
+    return covers_all(l, dst->family) ? 1 : 0;
+}
+
+static struct mpx_listener *listen_find(struct mpx_stack *st, const struct mpx_addr *dst,
+                                        uint16_t port)
+{
+    struct mpx_listener *best = NULL;
+    int best_score = 0;
+    for (uint8_t i = 0; i < st->n_listen; i++) {
+        struct mpx_listener *l = &st->listen[i];
+        int sc = l->port == port ? listen_score(l, dst) : 0;
+        if (sc > best_score) {
+            best = l;
+            best_score = sc;
+        }
+    }
+    return best;
+}
+
+int mpx_stack_listen_addr(struct mpx_stack *st, const struct mpx_addr *addr, uint16_t port,
+                          uint32_t flags, enum mpx_ext_policy policy)
+{
+    struct mpx_listener n;
+    memset(&n, 0, sizeof(n));
+    if (!port || (flags & ~MPX_LISTEN_F_ALL) || policy > MPX_EXT_REQUIRE ||
+        !listen_key(addr, &n.addr))
         return MPX_ERR_INVAL;
-    for (uint8_t i = 0; i < st->n_listen; i++)
-        if (st->listen[i] == port)
+    n.port = port;
+    n.flags = (uint8_t)flags;
+    n.policy = (uint8_t)policy;
+    for (uint8_t i = 0; i < st->n_listen; i++) {
+        const struct mpx_listener *o = &st->listen[i];
+        if (o->port != port || !listen_overlap(o, &n))
+            continue;
+        /* SO_REUSEPORT on both (the owner checks the uid, as Linux does);
+         * the same address twice is one listener, shared by the group */
+        if (mpx_addr_eq(&o->addr, &n.addr) || !(o->flags & n.flags & MPX_LISTEN_REUSEPORT))
             return MPX_ERR_EXIST;
+    }
     if (st->n_listen == MPX_STACK_LISTEN)
         return MPX_ERR_NOSPACE;
-    st->listen_policy[st->n_listen] = (uint8_t)policy;
-    st->listen[st->n_listen++] = port;
+    st->listen[st->n_listen++] = n;
     return 0;
+}
+
+int mpx_stack_listen_ext(struct mpx_stack *st, uint16_t port, enum mpx_ext_policy policy)
+{
+    return mpx_stack_listen_addr(st, NULL, port, 0, policy);
 }
 
 int mpx_stack_listen(struct mpx_stack *st, uint16_t port)
 {
-    return mpx_stack_listen_ext(st, port, st->cfg.ext_policy);
+    return mpx_stack_listen_addr(st, NULL, port, MPX_LISTEN_HOST_POLICY, MPX_EXT_NEVER);
+}
+
+int mpx_stack_unlisten_addr(struct mpx_stack *st, const struct mpx_addr *addr, uint16_t port)
+{
+    struct mpx_addr k;
+    if (!listen_key(addr, &k))
+        return MPX_ERR_NOENT;
+    for (uint8_t i = 0; i < st->n_listen; i++) {
+        if (st->listen[i].port != port || !mpx_addr_eq(&st->listen[i].addr, &k))
+            continue;
+        st->listen[i] = st->listen[--st->n_listen];
+        return 0;
+    }
+    return MPX_ERR_NOENT;
 }
 
 int mpx_stack_unlisten(struct mpx_stack *st, uint16_t port)
 {
-    for (uint8_t i = 0; i < st->n_listen; i++) {
-        if (st->listen[i] != port)
-            continue;
-        st->n_listen--;
-        st->listen[i] = st->listen[st->n_listen];
-        st->listen_policy[i] = st->listen_policy[st->n_listen];
-        return 0;
-    }
-    return MPX_ERR_NOENT;
+    return mpx_stack_unlisten_addr(st, NULL, port);
+}
+
+/* --- run-time settings ------------------------------------------------------ */
+
+void mpx_stack_set_checksum(struct mpx_stack *st, bool on)
+{
+    st->cfg.checksum = on;
+}
+
+void mpx_stack_set_pacing(struct mpx_stack *st, bool on)
+{
+    st->cfg.tcp.pacing = on;
+}
+
+int mpx_stack_set_bufs(struct mpx_stack *st, uint32_t sndbuf, uint32_t rcvbuf)
+{
+    if ((sndbuf && (sndbuf < MPX_STACK_BUF_MIN || sndbuf > MPX_STACK_BUF_MAX)) ||
+        (rcvbuf && (rcvbuf < MPX_STACK_BUF_MIN || rcvbuf > MPX_STACK_BUF_MAX)))
+        return MPX_ERR_INVAL;
+    if (sndbuf)
+        st->cfg.sndbuf = sndbuf;
+    if (rcvbuf)
+        st->cfg.rcvbuf = rcvbuf;
+    return 0;
+}
+
+int mpx_stack_set_ext_policy(struct mpx_stack *st, enum mpx_ext_policy policy)
+{
+    if (policy > MPX_EXT_REQUIRE)
+        return MPX_ERR_INVAL;
+    st->cfg.ext_policy = policy;
+    return 0;
+}
+
+const struct mpx_stack_config *mpx_stack_get_config(const struct mpx_stack *st)
+{
+    return &st->cfg;
 }
 
 uint64_t mpx_stack_rand(struct mpx_stack *st)
@@ -155,24 +319,52 @@ static uint32_t tuple_hash(const struct mpx_addr *local, const struct mpx_addr *
     for (size_t i = 0; i < 16; i++)
         h = (h ^ local->a[i] ^ (uint32_t)remote->a[i] << 8) * 16777619u;
     h = (h ^ lport ^ (uint32_t)rport << 16) * 16777619u;
-    return h % MPX_STACK_HASH;
+    return h ^ h >> 16; /* the caller masks: the low bits must mix too */
+}
+
+uint32_t mpx_stack_tuple_hash(const struct mpx_tcp_tuple *t)
+{
+    return tuple_hash(&t->local, &t->remote, t->lport, t->rport);
+}
+
+/* Double the demux hash at load 1 so a lookup stays O(1) whatever the
+ * number of subflows; if memory is short the chains just get longer. */
+static void hash_grow(struct mpx_stack *st)
+{
+    uint32_t cap = st->hash_cap * 2;
+    struct mpx_sf **nh = calloc(cap, sizeof(*nh));
+    if (!nh)
+        return;
+    for (uint32_t i = 0; i < st->hash_cap; i++) {
+        for (struct mpx_sf *sf = st->hash[i], *next; sf; sf = next) {
+            next = sf->hnext;
+            uint32_t h = mpx_stack_tuple_hash(&sf->tuple) & (cap - 1);
+            sf->hnext = nh[h];
+            nh[h] = sf;
+        }
+    }
+    free(st->hash);
+    st->hash = nh;
+    st->hash_cap = cap;
 }
 
 void mpx_stack_hash_add(struct mpx_stack *st, struct mpx_sf *sf)
 {
-    const struct mpx_tcp_tuple *t = &sf->tuple;
-    uint32_t h = tuple_hash(&t->local, &t->remote, t->lport, t->rport);
+    if (st->hash_n >= st->hash_cap)
+        hash_grow(st);
+    uint32_t h = mpx_stack_tuple_hash(&sf->tuple) & (st->hash_cap - 1);
     sf->hnext = st->hash[h];
     st->hash[h] = sf;
+    st->hash_n++;
 }
 
 void mpx_stack_hash_del(struct mpx_stack *st, struct mpx_sf *sf)
 {
-    const struct mpx_tcp_tuple *t = &sf->tuple;
-    uint32_t h = tuple_hash(&t->local, &t->remote, t->lport, t->rport);
+    uint32_t h = mpx_stack_tuple_hash(&sf->tuple) & (st->hash_cap - 1);
     for (struct mpx_sf **pp = &st->hash[h]; *pp; pp = &(*pp)->hnext) {
         if (*pp == sf) {
             *pp = sf->hnext;
+            st->hash_n--;
             return;
         }
     }
@@ -180,7 +372,8 @@ void mpx_stack_hash_del(struct mpx_stack *st, struct mpx_sf *sf)
 
 static struct mpx_sf *lookup(const struct mpx_stack *st, const struct mpx_pkt *p)
 {
-    uint32_t h = tuple_hash(&p->ip.dst, &p->ip.src, p->tcp.dport, p->tcp.sport);
+    uint32_t h =
+        tuple_hash(&p->ip.dst, &p->ip.src, p->tcp.dport, p->tcp.sport) & (st->hash_cap - 1);
     for (struct mpx_sf *sf = st->hash[h]; sf; sf = sf->hnext) {
         const struct mpx_tcp_tuple *t = &sf->tuple;
         if (t->lport == p->tcp.dport && t->rport == p->tcp.sport &&
@@ -190,12 +383,14 @@ static struct mpx_sf *lookup(const struct mpx_stack *st, const struct mpx_pkt *p
     return NULL;
 }
 
+/* Every application call finds its connection here: it may change what
+ * the connection wants, so the next steps visit it (mptcp_active.c). */
 struct mpx_msk *mpx_stack_find(const struct mpx_stack *st, uint32_t id)
 {
-    for (struct mpx_msk *m = st->msks; m; m = m->next)
-        if (m->id == id)
-            return m;
-    return NULL;
+    struct mpx_msk *m = mpx_token_lookup(&st->ids, id);
+    if (m)
+        mpx_act_wake(m);
+    return m;
 }
 
 /* RFC 9293 section 3.10.7.1: a segment for no connection gets a RST;
@@ -236,19 +431,20 @@ void mpx_stack_queue_rst(struct mpx_stack *st, const struct mpx_pkt *in, int rea
 
 /* --- SYN handling ----------------------------------------------------- */
 
-/* The external-key policy of the listener on |port|. */
-static enum mpx_ext_policy listen_policy(const struct mpx_stack *st, uint16_t port)
+/* The external-key policy of listener |l| for a SYN arriving now. */
+static enum mpx_ext_policy listen_policy(const struct mpx_stack *st, const struct mpx_listener *l)
 {
-    for (uint8_t i = 0; i < st->n_listen; i++)
-        if (st->listen[i] == port)
-            return (enum mpx_ext_policy)st->listen_policy[i];
-    return st->cfg.ext_policy;
+    if (l->flags & MPX_LISTEN_HOST_POLICY)
+        return st->cfg.ext_policy;
+    return (enum mpx_ext_policy)l->policy;
 }
 
-static bool listening(const struct mpx_stack *st, uint16_t port)
+/* MP_JOIN SYNs go by token (RFC 8684 section 3.2), to any address of a
+ * port that has a listener: the listener's address does not matter. */
+static bool port_listened(const struct mpx_stack *st, uint16_t port)
 {
     for (uint8_t i = 0; i < st->n_listen; i++)
-        if (st->listen[i] == port)
+        if (st->listen[i].port == port)
             return true;
     return false;
 }
@@ -299,6 +495,8 @@ static void syn_join(struct mpx_stack *st, const struct mpx_pkt *p, const struct
                      uint64_t now)
 {
     struct mpx_msk *m = mpx_token_lookup(&st->tokens, j->token);
+    if (m)
+        mpx_act_wake(m);
     st->mib.MPJoinSynRx++;
     if (j->backup)
         st->mib.MPJoinSynBackupRx++;
@@ -339,14 +537,16 @@ static void syn_join(struct mpx_stack *st, const struct mpx_pkt *p, const struct
     mpx_tcp_accept_syn(sf->tcp, p, now, &in);
 }
 
-static void syn_new(struct mpx_stack *st, const struct mpx_pkt *p, uint64_t now)
+static void syn_new(struct mpx_stack *st, const struct mpx_pkt *p, const struct mpx_listener *l,
+                    uint64_t now)
 {
     const struct mpx_mptcp_opt *o = syn_opt(p, MPX_MPTCP_SUB_CAPABLE);
     struct mpx_msk *m = mpx_msk_new(st, true);
     if (!m)
         return;
     m->lport = p->tcp.dport;
-    enum mpx_ext_policy pol = listen_policy(st, p->tcp.dport);
+    m->laddr = l->addr;
+    enum mpx_ext_policy pol = listen_policy(st, l);
     m->ext_policy = pol;
     bool mpc = st->cfg.mptcp_enabled && o && o->u.mpc.form == MPX_FORM_SYN &&
                mpx_mptcp_mpc_acceptable(&o->u.mpc, false);
@@ -372,7 +572,7 @@ static void syn_new(struct mpx_stack *st, const struct mpx_pkt *p, uint64_t now)
     if (mpc) {
         st->mib.MPCapableSYNRX++;
         m->hs_mpc = true;
-        m->csum = st->cfg.checksum || (o->u.mpc.flags & MPX_MPC_F_A);
+        m->csum = m->csum_want || (o->u.mpc.flags & MPX_MPC_F_A);
     }
     struct mpx_tcp_tuple t = syn_tuple(p);
     struct mpx_sf *sf = mpx_sf_new(m, &t, false, now);
@@ -408,14 +608,17 @@ static void handle_stray(struct mpx_stack *st, const struct mpx_pkt *p, uint64_t
         syn_join(st, p, &j->u.join, now);
         return;
     }
-    if (!syn || !listening(st, p->tcp.dport)) {
+    if (syn && st->cfg.mptcp_enabled && j && j->u.join.form == MPX_FORM_SYN &&
+        port_listened(st, p->tcp.dport)) {
+        syn_join(st, p, &j->u.join, now);
+        return;
+    }
+    const struct mpx_listener *l = syn ? listen_find(st, &p->ip.dst, p->tcp.dport) : NULL;
+    if (!l) {
         mpx_stack_queue_rst(st, p, -1);
         return;
     }
-    if (st->cfg.mptcp_enabled && j && j->u.join.form == MPX_FORM_SYN)
-        syn_join(st, p, &j->u.join, now);
-    else
-        syn_new(st, p, now);
+    syn_new(st, p, l, now);
 }
 
 /* --- packets and time ----------------------------------------------- */
@@ -490,12 +693,29 @@ static void ext_retry(struct mpx_msk *m, const struct mpx_pkt *p, uint64_t now)
 
 int mpx_stack_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64_t now)
 {
+    return mpx_stack_input_flags(st, pkt, len, 0, now);
+}
+
+int mpx_stack_input_flags(struct mpx_stack *st, const uint8_t *pkt, size_t len, unsigned flags,
+                          uint64_t now)
+{
     struct mpx_pkt p;
-    if (mpx_pkt_decode(pkt, len, true, &p) < 0)
+    int drc = mpx_pkt_decode(pkt, len, !(flags & MPX_STACK_IN_CSUM_OK), &p);
+    if (drc == MPX_ERR_UNSUPP) /* not TCP: ICMP errors about our subflows */
+        mpx_stack_icmp_input(st, pkt, len, now);
+    if (drc < 0)
         return 0;
     struct mpx_sf *sf = lookup(st, &p);
+    if (sf)
+        mpx_act_wake(sf->msk);
     if (sf && timewait_reuse(st, sf, &p, now))
         sf = NULL;
+    if (!sf && st->tw_n) {
+        struct mpx_tcp_tuple t = syn_tuple(&p);
+        struct mpx_tw *tw = mpx_tw_lookup(st, &t);
+        if (tw && mpx_tw_input(st, tw, &p, now))
+            return 0;
+    }
     if (!sf) {
         handle_stray(st, &p, now);
         return 0;
@@ -514,10 +734,10 @@ int mpx_stack_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64
 
 /* Free what is finished: subflows CLOSED (their tuple may be reused) and
  * connections closed and no longer wanted by the app. */
-static void gc(struct mpx_stack *st)
+static void gc(struct mpx_stack *st, uint64_t now)
 {
-    for (struct mpx_msk *m = st->msks, *next; m; m = next) {
-        next = m->next;
+    for (struct mpx_msk *m = st->act, *next; m; m = next) {
+        next = m->anext;
         for (uint8_t i = 0; i < m->nsf;) {
             struct mpx_sf *sf = m->sf[i];
             if (sf->gone && mpx_tcp_get_state(sf->tcp) == MPX_TCP_CLOSED &&
@@ -527,8 +747,12 @@ static void gc(struct mpx_stack *st)
                 i++;
         }
         bool unwanted = m->orphan || (m->server && !m->accepted);
+        if (m->closed && unwanted && m->nsf)
+            mpx_tw_take(m, now);
         if (m->closed && unwanted && !m->nsf)
             mpx_msk_free(m);
+        else /* nothing to send (the step found no segment): park it */
+            mpx_act_park(m);
     }
 }
 
@@ -543,77 +767,94 @@ static int output_rst(struct mpx_stack *st, uint8_t *out, size_t cap)
     return n;
 }
 
+static int output_sf(struct mpx_msk *m, struct mpx_sf *sf, uint8_t *out, size_t cap, uint64_t now)
+{
+    int n = mpx_tcp_output(sf->tcp, out, cap, now);
+    if (n == 0) {
+        /* the engine ran dry: hand it the next chunk */
+        mpx_msk_push(m, now);
+        n = mpx_tcp_output(sf->tcp, out, cap, now);
+    }
+    if (n > 0)
+        m->st->out_gso = mpx_tcp_out_gso(sf->tcp);
+    return n;
+}
+
+uint32_t mpx_stack_out_gso(const struct mpx_stack *st)
+{
+    return st->out_gso;
+}
+
 int mpx_stack_output(struct mpx_stack *st, uint8_t *out, size_t cap, uint64_t now)
 {
+    st->out_gso = 0;
     if (st->rst_n) {
         int n = output_rst(st, out, cap);
         if (n != 0)
             return n;
     }
+    /* a deadline that needs no timer work (pacing release) may be acted
+     * on by output alone: parked connections due now come back first */
+    mpx_act_due(st, now);
     uint32_t total = 0;
-    for (struct mpx_msk *m = st->msks; m; m = m->next) {
+    for (struct mpx_msk *m = st->act; m; m = m->anext) {
         mpx_msk_push(m, now);
         total += m->nsf;
     }
-    if (!total)
+    if (!total) {
+        gc(st, now);
         return 0;
-    /* round robin over every subflow, starting after the last sender */
-    for (uint32_t k = 0; k < total; k++) {
-        uint32_t want = (st->rr + k) % total, idx = 0;
-        for (struct mpx_msk *m = st->msks; m; m = m->next) {
-            if (want >= idx + m->nsf) {
-                idx += m->nsf;
+    }
+    /* round robin over every subflow, starting after the last sender: the
+     * subflows numbered rr..total-1 in list order, then 0..rr-1. One walk
+     * per pass (a walk per subflow was quadratic in the number of
+     * connections, TIME_WAIT ones included: at a few hundred connections a
+     * second that was most of the daemon's CPU) */
+    uint32_t start = st->rr % total;
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t idx = 0;
+        for (struct mpx_msk *m = st->act; m; idx += m->nsf, m = m->anext) {
+            if (pass == 1 && idx >= start)
+                break;
+            if (pass == 0 && idx + m->nsf <= start)
                 continue;
+            for (uint8_t i = 0; i < m->nsf; i++) {
+                uint32_t want = idx + i;
+                if ((pass == 0) != (want >= start))
+                    continue;
+                int n = output_sf(m, m->sf[i], out, cap, now);
+                if (n > 0)
+                    st->rr = want + 1;
+                if (n != 0)
+                    return n;
             }
-            struct mpx_sf *sf = m->sf[want - idx];
-            int n = mpx_tcp_output(sf->tcp, out, cap, now);
-            if (n == 0) {
-                /* the engine ran dry: hand it the next chunk */
-                mpx_msk_push(m, now);
-                n = mpx_tcp_output(sf->tcp, out, cap, now);
-            }
-            if (n > 0)
-                st->rr = want + 1;
-            if (n != 0)
-                return n;
-            break;
         }
     }
-    gc(st);
+    gc(st, now);
     return 0;
 }
 
 uint64_t mpx_stack_next_deadline(const struct mpx_stack *st)
 {
-    uint64_t t = UINT64_MAX;
+    uint64_t t = mpx_tw_deadline(st);
+    uint64_t h = mpx_act_heap_min(st);
     if (st->rst_n)
         return 0;
-    for (const struct mpx_msk *m = st->msks; m; m = m->next) {
-        uint64_t p = mpx_msk_pm_deadline(m);
-        if (p < t)
-            t = p;
-        if (m->rtx_at && m->rtx_at < t)
-            t = m->rtx_at;
-        if (m->cork_at && m->cork_at < t)
-            t = m->cork_at;
-        uint64_t k = mpx_ek_deadline(m);
-        if (k < t)
-            t = k;
-        for (uint8_t i = 0; i < m->nsf; i++) {
-            uint64_t d = mpx_tcp_next_deadline(m->sf[i]->tcp);
-            uint64_t e = mpx_sf_deadline(m->sf[i]);
-            if (d < t)
-                t = d;
-            if (e < t)
-                t = e;
-        }
+    if (h < t)
+        t = h;
+    for (const struct mpx_msk *m = st->act; m; m = m->anext) {
+        uint64_t d = mpx_msk_deadline(m);
+        if (d < t)
+            t = d;
     }
     return t;
 }
 
 int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now)
 {
-    for (struct mpx_msk *m = st->msks; m; m = m->next) {
+    mpx_tw_expire(st, now);
+    mpx_act_due(st, now);
+    for (struct mpx_msk *m = st->act; m; m = m->anext) {
         for (uint8_t i = 0; i < m->nsf; i++) {
             struct mpx_sf *sf = m->sf[i];
             if (mpx_tcp_next_deadline(sf->tcp) <= now) {
@@ -637,12 +878,20 @@ int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now)
 
 static struct mpx_sf *lookup_tuple(const struct mpx_stack *st, const struct mpx_tcp_tuple *t)
 {
-    uint32_t h = tuple_hash(&t->local, &t->remote, t->lport, t->rport);
+    uint32_t h = mpx_stack_tuple_hash(t) & (st->hash_cap - 1);
     for (struct mpx_sf *sf = st->hash[h]; sf; sf = sf->hnext)
         if (sf->tuple.lport == t->lport && sf->tuple.rport == t->rport &&
             mpx_addr_eq(&sf->tuple.local, &t->local) && mpx_addr_eq(&sf->tuple.remote, &t->remote))
             return sf;
     return NULL;
+}
+
+struct mpx_sf *mpx_stack_find_sf(const struct mpx_stack *st, const struct mpx_tcp_tuple *t)
+{
+    struct mpx_sf *sf = lookup_tuple(st, t);
+    if (sf) /* an ICMP error about it: see mpx_stack_find */
+        mpx_act_wake(sf->msk);
+    return sf;
 }
 
 /* An ephemeral port for |t| (40000-65535): never a tuple in use; a tuple
@@ -656,6 +905,12 @@ static int pick_port(struct mpx_stack *st, struct mpx_tcp_tuple *t, uint64_t now
         if (st->next_port < 40000)
             st->next_port = 40000;
         struct mpx_sf *old = lookup_tuple(st, t);
+        struct mpx_tw *tw = old ? NULL : mpx_tw_lookup(st, t);
+        if (tw) { /* tcp_tw_reuse, as below */
+            mpx_tw_kill(st, tw);
+            st->mib_tw_reused++;
+            return 0;
+        }
         if (!old)
             return 0;
         if (mpx_tcp_get_state(old->tcp) == MPX_TCP_TIME_WAIT && old->msk->closed) {
@@ -727,7 +982,13 @@ long mpx_stack_connect_ext(struct mpx_stack *st, const struct mpx_addr *local,
     if (!local) {
         if (!st->n_local)
             return MPX_ERR_INVAL;
-        local = &st->local[0];
+        /* the first address of the destination's family (Linux: no
+         * source address of that family -> ENETUNREACH) */
+        for (uint8_t i = 0; i < st->n_local && !local; i++)
+            if (st->local[i].family == remote->family)
+                local = &st->local[i];
+        if (!local)
+            return MPX_ERR_NETUNREACH;
     }
     struct mpx_msk *m = mpx_msk_new(st, false);
     if (!m)
@@ -842,15 +1103,34 @@ void mpx_stack_start_joins(struct mpx_msk *m, uint64_t now)
 
 long mpx_stack_accept(struct mpx_stack *st, uint16_t port)
 {
+    return mpx_stack_accept_addr(st, NULL, port);
+}
+
+long mpx_stack_accept_addr(struct mpx_stack *st, const struct mpx_addr *addr, uint16_t port)
+{
     struct mpx_msk *best = NULL;
-    for (struct mpx_msk *m = st->msks; m; m = m->next)
-        if (m->server && m->lport == port && m->est_ev && !m->accepted &&
-            (!best || m->id < best->id))
+    struct mpx_addr k;
+    if (!listen_key(addr, &k))
+        return MPX_ERR_AGAIN;
+    for (struct mpx_msk *m = st->accq_head; m; m = m->qnext)
+        if (m->lport == port && mpx_addr_eq(&m->laddr, &k) && (!best || m->id < best->id))
             best = m;
     if (!best)
         return MPX_ERR_AGAIN;
+    mpx_act_wake(best);
+    mpx_accq_del(best);
     best->accepted = true;
     return (long)best->id;
+}
+
+int mpx_conn_get_bufs(const struct mpx_stack *st, uint32_t conn, uint32_t *sndbuf, uint32_t *rcvbuf)
+{
+    const struct mpx_msk *m = mpx_stack_find(st, conn);
+    if (!m)
+        return MPX_ERR_NOENT;
+    *sndbuf = m->scap;
+    *rcvbuf = m->rcap;
+    return 0;
 }
 
 const struct mpx_mptcp_mib *mpx_stack_mib(struct mpx_stack *st)
@@ -878,6 +1158,7 @@ struct mpx_pm_cfg *mpx_stack_pm_cfg(struct mpx_stack *st)
 
 int mpx_stack_endpoint_add(struct mpx_stack *st, const struct mpx_pm_endpoint *ep, uint64_t now)
 {
+    mpx_act_wake_all(st); /* every connection may act: see mpx_stack_find */
     int id = mpx_pm_endpoint_add(&st->pm, ep);
     if (id < 0)
         return id;
@@ -893,6 +1174,7 @@ int mpx_stack_endpoint_add(struct mpx_stack *st, const struct mpx_pm_endpoint *e
 
 int mpx_stack_endpoint_del(struct mpx_stack *st, uint8_t id, uint64_t now)
 {
+    mpx_act_wake_all(st); /* every connection may act: see mpx_stack_find */
     struct mpx_pm_endpoint ep;
     int rv = mpx_pm_endpoint_del(&st->pm, id, &ep);
     if (rv < 0)
@@ -908,6 +1190,7 @@ int mpx_stack_endpoint_del(struct mpx_stack *st, uint8_t id, uint64_t now)
 
 int mpx_stack_endpoint_change(struct mpx_stack *st, uint8_t id, uint8_t flags, uint64_t now)
 {
+    mpx_act_wake_all(st); /* every connection may act: see mpx_stack_find */
     uint8_t changed = 0;
     int rv = mpx_pm_endpoint_change(&st->pm, id, NULL, flags, &changed);
     if (rv < 0)
@@ -924,6 +1207,7 @@ int mpx_stack_endpoint_change(struct mpx_stack *st, uint8_t id, uint8_t flags, u
 
 int mpx_stack_endpoint_flush(struct mpx_stack *st, uint64_t now)
 {
+    mpx_act_wake_all(st); /* every connection may act: see mpx_stack_find */
     struct mpx_pm_endpoint eps[MPX_PM_ENDP_MAX];
     size_t n = mpx_pm_endpoint_flush(&st->pm, eps, MPX_PM_ENDP_MAX);
     for (struct mpx_msk *m = st->msks; m; m = m->next) {
@@ -937,6 +1221,7 @@ int mpx_stack_endpoint_flush(struct mpx_stack *st, uint64_t now)
 
 void mpx_stack_endpoint_del_id0(struct mpx_stack *st, const struct mpx_addr *addr, uint64_t now)
 {
+    mpx_act_wake_all(st); /* every connection may act: see mpx_stack_find */
     for (struct mpx_msk *m = st->msks; m; m = m->next) {
         if (!m->pm_on)
             continue;
@@ -970,6 +1255,7 @@ static void path_down(struct mpx_msk *m, const struct mpx_addr *addr, uint64_t n
 
 void mpx_stack_path_event(struct mpx_stack *st, const struct mpx_addr *addr, bool up, uint64_t now)
 {
+    mpx_act_wake_all(st); /* every connection may act: see mpx_stack_find */
     for (struct mpx_msk *m = st->msks; m; m = m->next) {
         if (m->pm_on)
             mpx_pm_on_path(&m->pm, addr, 0, up, now);

@@ -85,7 +85,8 @@ void mpx_stack_free(struct mpx_stack *st);
 int mpx_stack_add_local(struct mpx_stack *st, const struct mpx_addr *addr);
 
 /* Listen on |port| (any local address), answering SYNs with the stack's
- * external-key policy. */
+ * external-key policy (the one in force when each SYN arrives:
+ * mpx_stack_set_ext_policy). */
 int mpx_stack_listen(struct mpx_stack *st, uint16_t port);
 /* The same with a policy for this listener (DESIGN decision 5): NEVER
  * answers E SYNs in RFC 8684 form; PREFER and REQUIRE answer them in E
@@ -93,16 +94,88 @@ int mpx_stack_listen(struct mpx_stack *st, uint16_t port);
  * so that no key of ours crosses the wire in clear. */
 int mpx_stack_listen_ext(struct mpx_stack *st, uint16_t port, enum mpx_ext_policy policy);
 /* Stop listening: later SYNs to |port| get a RST; connections already
- * established or queued for accept are not touched. 0 or MPX_ERR_NOENT. */
+ * established or queued for accept are not touched. 0 or MPX_ERR_NOENT.
+ * (The listener of mpx_stack_listen/_ext: every address.) */
 int mpx_stack_unlisten(struct mpx_stack *st, uint16_t port);
+
+/* Listeners on one address, like bound kernel sockets. |addr| NULL or
+ * family MPX_AF_NONE: every local address of both families (the
+ * listener of mpx_stack_listen); an all-zero IPv4 address: every IPv4
+ * address (0.0.0.0); all-zero IPv6: every IPv6 address and, without
+ * MPX_LISTEN_V6ONLY, every IPv4 one too ([::] dual stack); else that
+ * address only. A SYN goes to the best listener on its port, as Linux
+ * scores them (inet_lhash2_lookup/compute_score): the exact address,
+ * then the wildcard of the packet's family, then a dual-stack [::] or an
+ * every-address listener; none: RST. MP_JOIN SYNs are not matched to
+ * listeners (they go by token, RFC 8684 section 3.2).
+ * Conflicts are those of listen(2) on Linux (inet_csk_get_port at
+ * listen time): two listeners on a port whose address sets overlap
+ * (equal addresses, or a wildcard covering the other) conflict
+ * (MPX_ERR_EXIST) unless both have MPX_LISTEN_REUSEPORT; SO_REUSEADDR
+ * never lets two listeners overlap (only bind(2) sees it: the owner's
+ * business). An identical (address, port) is always MPX_ERR_EXIST: a
+ * SO_REUSEPORT group shares one listener. MPX_ERR_INVAL (port 0, bad
+ * family or policy, flags), MPX_ERR_NOSPACE (64 listeners). */
+#define MPX_LISTEN_V6ONLY      0x1u /* IPV6_V6ONLY: [::] takes no IPv4 */
+#define MPX_LISTEN_REUSEPORT   0x2u /* SO_REUSEPORT: may overlap others that have it */
+#define MPX_LISTEN_HOST_POLICY 0x4u /* |policy| ignored: the stack's at each SYN */
+#define MPX_LISTEN_F_ALL       0x7u
+int mpx_stack_listen_addr(struct mpx_stack *st, const struct mpx_addr *addr, uint16_t port,
+                          uint32_t flags, enum mpx_ext_policy policy);
+/* Remove the listener with exactly this (address, port) (NULL = every
+ * address). 0 or MPX_ERR_NOENT. */
+int mpx_stack_unlisten_addr(struct mpx_stack *st, const struct mpx_addr *addr, uint16_t port);
+/* Next established, not accepted connection that came through the
+ * listener (addr, port) (NULL = every address), or MPX_ERR_AGAIN. */
+long mpx_stack_accept_addr(struct mpx_stack *st, const struct mpx_addr *addr, uint16_t port);
+
+/* --- run-time settings ---------------------------------------------------
+ * Like the kernel's sysctls (net.mptcp.checksum_enabled, net.ipv4.tcp_wmem
+ * / tcp_rmem defaults), they apply to connections created afterwards
+ * (active opens, and passive ones whose SYN arrives afterwards); a
+ * connection keeps the values it started with. */
+/* Offer DSS checksums (A flag, RFC 8684 section 3.3.0). */
+void mpx_stack_set_checksum(struct mpx_stack *st, bool on);
+/* TCP pacing of the subflows (and fallback connections), config
+ * tcp.pacing (tcp.h): default off in mpx_stack_config_default. */
+void mpx_stack_set_pacing(struct mpx_stack *st, bool on);
+/* Connection-level send / receive buffer sizes in bytes, 0 = unchanged.
+ * MPX_ERR_INVAL outside MPX_STACK_BUF_MIN..MPX_STACK_BUF_MAX (nothing
+ * changes then). */
+#define MPX_STACK_BUF_MIN 1024u
+#define MPX_STACK_BUF_MAX (1u << 30)
+int mpx_stack_set_bufs(struct mpx_stack *st, uint32_t sndbuf, uint32_t rcvbuf);
+/* External-key policy (DESIGN decision 5) of mpx_stack_connect and of
+ * the listeners that follow the host (mpx_stack_listen,
+ * MPX_LISTEN_HOST_POLICY): read when a connection is opened or a SYN
+ * arrives. A listener made with its own policy keeps it. MPX_ERR_INVAL. */
+int mpx_stack_set_ext_policy(struct mpx_stack *st, enum mpx_ext_policy policy);
+/* The configuration in force (the setters' values included). */
+const struct mpx_stack_config *mpx_stack_get_config(const struct mpx_stack *st);
+/* A connection's buffer sizes (what it started with). 0 or MPX_ERR_NOENT. */
+int mpx_conn_get_bufs(const struct mpx_stack *st, uint32_t conn, uint32_t *sndbuf,
+                      uint32_t *rcvbuf);
 
 /* --- packets and time --------------------------------------------------- */
 
 /* An IP packet from the network. Returns 0 (bad/unknown packets are
  * counted and dropped, answered with RST where TCP says so). */
 int mpx_stack_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64_t now);
+/* The same with MPX_STACK_IN_* flags. MPX_STACK_IN_CSUM_OK: the IP and TCP
+ * checksums are not verified, because the owner knows the packet is intact
+ * (a TUN with offloads marks packets whose checksum is only partial,
+ * virtio NEEDS_CSUM, or already checked, DATA_VALID). The TCP payload may
+ * then exceed the MSS (a GRO'd super segment): it is taken like any other
+ * segment. */
+#define MPX_STACK_IN_CSUM_OK 0x1u
+int mpx_stack_input_flags(struct mpx_stack *st, const uint8_t *pkt, size_t len, unsigned flags,
+                          uint64_t now);
 /* Next packet to send: its length, 0 when nothing is due, MPX_ERR_NOBUF. */
 int mpx_stack_output(struct mpx_stack *st, uint8_t *out, size_t cap, uint64_t now);
+/* For the packet mpx_stack_output() just returned: 0, or the gso_size of a
+ * TSO super segment (config tcp.max_seg > MSS): the payload of each of the
+ * segments it stands for (mpx_tcp_out_gso). */
+uint32_t mpx_stack_out_gso(const struct mpx_stack *st);
 uint64_t mpx_stack_next_deadline(const struct mpx_stack *st);
 int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now);
 
@@ -234,6 +307,20 @@ struct mpx_conn_info {
     uint8_t key_fpr[8];
 };
 int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info);
+/* The secrets of a connection, for the daemon's key-log file only (asked
+ * for explicitly, like SSLKEYLOGFILE; DESIGN decision 6: never logged):
+ * RFC 8684 keys when the connection negotiated them, the newest external
+ * key in E mode. The caller wipes |out| after use. */
+struct mpx_conn_secrets {
+    uint32_t ltoken, rtoken;
+    bool rfc8684; /* lkey/rkey valid (MPTCP without E) */
+    uint64_t lkey, rkey;
+    bool ext; /* key[0..key_len) valid: generation key_gen, identifier key_id */
+    uint8_t key_len, key_id;
+    uint32_t key_gen;
+    uint8_t key[64];
+};
+int mpx_conn_get_secrets(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_secrets *out);
 /* Scheduler of one connection by name ("default", "redundant",
  * "roundrobin"); MPX_ERR_NOENT if unknown. */
 int mpx_conn_set_scheduler(struct mpx_stack *st, uint32_t conn, const char *name);
@@ -312,5 +399,53 @@ void mpx_stack_endpoint_del_id0(struct mpx_stack *st, const struct mpx_addr *add
 void mpx_stack_path_event(struct mpx_stack *st, const struct mpx_addr *addr, bool up, uint64_t now);
 /* Tcp/TcpExt counters summed over every subflow that ever existed. */
 void mpx_stack_tcp_mib(const struct mpx_stack *st, struct mpx_tcp_mib *out);
+
+/* --- ICMP (mptcp_icmp.c) --------------------------------------------------- */
+
+/* ICMP / ICMPv6 counters: Linux's Icmp, Icmp6 and TcpExt names where one
+ * exists, Mpx* for ours. */
+#define MPX_ICMP_MIB_LIST(X)                                                                       \
+    X(IcmpInMsgs)                                                                                  \
+    X(IcmpInErrors)                                                                                \
+    X(IcmpInCsumErrors)                                                                            \
+    X(IcmpInDestUnreachs)                                                                          \
+    X(IcmpInTimeExcds)                                                                             \
+    X(IcmpInParmProbs)                                                                             \
+    X(Icmp6InMsgs)                                                                                 \
+    X(Icmp6InErrors)                                                                               \
+    X(Icmp6InCsumErrors)                                                                           \
+    X(Icmp6InDestUnreachs)                                                                         \
+    X(Icmp6InPktTooBigs)                                                                           \
+    X(Icmp6InTimeExcds)                                                                            \
+    X(Icmp6InParmProblems)                                                                         \
+    X(TcpExtOutOfWindowIcmps) /* quoted seq outside SND.UNA..SND.NXT */                            \
+    X(MpxIcmpNoSubflow)       /* quoted tuple is no subflow of ours */                             \
+    X(MpxIcmpAborts)          /* handshakes aborted */                                             \
+    X(MpxIcmpSoftErrors)      /* remembered on synchronized subflows */                            \
+    X(MpxIcmpPmtuLowered)     /* PTB lowered a subflow's MTU */                                    \
+    X(MpxIcmpPmtuStale)       /* PTB not below the MTU in use */
+
+struct mpx_icmp_mib {
+#define MPX_ICMP_MIB_FIELD(n) uint64_t n;
+    MPX_ICMP_MIB_LIST(MPX_ICMP_MIB_FIELD)
+#undef MPX_ICMP_MIB_FIELD
+};
+
+/*
+ * An ICMP or ICMPv6 packet from the network (mpx_stack_input hands over
+ * every IP packet that is not TCP). An error quoting a segment of one of
+ * our subflows goes to its TCP engine (tcp.h mpx_tcp_icmp: the handshake
+ * aborts with EHOSTUNREACH-like errors, a synchronized subflow keeps
+ * retrying and MPTCP reinjects elsewhere when it goes stale, PTB lowers
+ * its MSS). Returns 0, or MPX_ERR_UNSUPP when |pkt| is not ICMP.
+ */
+int mpx_stack_icmp_input(struct mpx_stack *st, const uint8_t *pkt, size_t len, uint64_t now);
+const struct mpx_icmp_mib *mpx_stack_icmp_mib(const struct mpx_stack *st);
+/* Name table of struct mpx_icmp_mib (full names, e.g. "IcmpInMsgs"). */
+const struct mpx_mptcp_mib_name *mpx_icmp_mib_names(size_t *n);
+/* TCP_SYNCNT (1..255) of a connection's subflows in their handshake
+ * (TCP_USER_TIMEOUT reaches them through mpx_conn_set_user_timeout).
+ * 0, MPX_ERR_NOENT, MPX_ERR_INVAL. */
+int mpx_conn_set_syn_retries(struct mpx_stack *st, uint32_t conn, int n);
 
 #endif /* MPX_MPTCP_STACK_H */

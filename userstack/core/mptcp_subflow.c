@@ -124,8 +124,19 @@ static uint32_t seg_limit(void *ctx, uint32_t data_off, uint32_t len)
     uint32_t left = mp->off + mp->len - data_off;
     if (left < len)
         len = left;
-    /* the payload was sized for a DATA_ACK-only DSS: make room */
-    if (small_reserve(sf) && (sf->msk->csum || map_wanted(sf, mp, data_off, len))) {
+    /* A TSO super segment (cfg.max_seg) has its options copied by the
+     * kernel to every segment, which then fits the MSS with them
+     * (mpx_tcp_out_gso): a DSS mapping repeated on each is what Linux
+     * sends. Not TSO'd: a checksummed mapping (Linux neither), the
+     * MP_CAPABLE that carries the first data and a DATA_FIN (one segment
+     * each). */
+    bool tso = len > seg_unit(sf);
+    if (tso && (sf->msk->csum || (sf->client && !sf->join && !sf->fully_est && data_off == 0) ||
+                (sf->tcp->shut_wr && data_off + len == sf->tx_off)))
+        return map_unit(sf);
+    /* the payload was sized for a DATA_ACK-only DSS: make room (a super
+     * segment is cut to the MSS with its real options instead) */
+    if (small_reserve(sf) && !tso && (sf->msk->csum || map_wanted(sf, mp, data_off, len))) {
         uint32_t small = map_unit(sf);
         if (len > small)
             len = small;
@@ -170,7 +181,7 @@ struct mpx_sf *mpx_sf_new(struct mpx_msk *m, const struct mpx_tcp_tuple *t, bool
          * with elision most segments carry a DATA_ACK-only DSS (12) and
          * seg_limit() shortens the ones that carry a mapping */
         cfg.opt_reserve =
-            st->cfg.dss_elide && !st->cfg.checksum && !m->csum ? MPX_DSS_ACK_ONLY : MPX_DSS_FULL;
+            st->cfg.dss_elide && !m->csum_want && !m->csum ? MPX_DSS_ACK_ONLY : MPX_DSS_FULL;
         /* the connection decides what to push and when (Linux pushes
          * subflows explicitly); a Nagle-held tail would merge with the
          * next mapping's bytes into one segment */
@@ -250,7 +261,7 @@ static uint8_t mpc_flags(const struct mpx_sf *sf, bool synack)
 {
     const struct mpx_stack *st = sf->st;
     uint8_t f = MPX_MPC_F_H;
-    if (sf->msk->csum || (!synack && st->cfg.checksum))
+    if (sf->msk->csum || (!synack && sf->msk->csum_want))
         f |= MPX_MPC_F_A;
     if (synack && !st->cfg.allow_join_initial_addr_port)
         f |= MPX_MPC_F_C;
@@ -728,7 +739,7 @@ static void rx_synack_mpc(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t n
     }
     if (ok && m->kops->recv_mpc(m, &o->u.mpc) == 0) {
         st->mib.MPCapableSYNACKRX++;
-        m->csum = st->cfg.checksum || (o->u.mpc.flags & MPX_MPC_F_A);
+        m->csum = m->csum_want || (o->u.mpc.flags & MPX_MPC_F_A);
         m->deny_join0 = o->u.mpc.flags & MPX_MPC_F_C;
         mpx_msk_start_data(m);
         sf->mp_ok = true;
@@ -959,8 +970,10 @@ static void rx_dss(struct mpx_sf *sf, const struct mpx_pkt *p, const struct mpx_
 static void rx_fastclose(struct mpx_sf *sf, const struct mpx_opt_fastclose *fc, uint64_t now)
 {
     struct mpx_msk *m = sf->msk;
-    if (!m->kops->fastclose_ok(m, fc))
+    if (!m->kops->fastclose_ok(m, fc)) {
+        sf->st->mib.MPXFastcloseBadKey++; /* e.g. an on-path guess in E mode */
         return;
+    }
     sf->st->mib.MPFastcloseRx++;
     m->error = MPX_ERR_RESET;
     for (uint8_t i = 0; i < m->nsf; i++)
@@ -1114,6 +1127,21 @@ static bool rx_fail_or_inf(struct mpx_sf *sf, const struct mpx_opt_dss *inf, uin
     return true;
 }
 
+/* RFC 9293 3.10.7.4: an unacceptable segment is dropped (after an ACK,
+ * which TCP sends). Its options must not act either, or a blind attacker
+ * knowing only the 4-tuple could remove addresses, change priorities, move
+ * DATA_ACKs or fast-close; Linux only parses options after
+ * tcp_validate_incoming. SYN-phase options and MP_TCPRST on an exact RST
+ * stay (mpx_tcp_acceptable accepts those). */
+static bool opts_acceptable(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
+{
+    if (mpx_tcp_acceptable(sf->tcp, p, now))
+        return true;
+    if (p->tcp.opts.n_mptcp)
+        sf->st->mib.MPXOptsUnacceptable++;
+    return false;
+}
+
 bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
 {
     struct mpx_msk *m = sf->msk;
@@ -1122,6 +1150,8 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
     enum mpx_tcp_state s = mpx_tcp_get_state(sf->tcp);
     if (!st->cfg.mptcp_enabled)
         return true;
+    if (!opts_acceptable(sf, p, now))
+        return true; /* TCP drops it and answers as RFC 9293 says */
     if (fl & MPX_TH_RST) {
         const struct mpx_mptcp_opt *o = find_opt(p, MPX_MPTCP_SUB_TCPRST);
         if (o) {
@@ -1325,6 +1355,7 @@ static void on_established(struct mpx_sf *sf)
     }
     if (!m->est_ev) {
         m->est_ev = true;
+        mpx_accq_add(m); /* servers only */
         if (m->mptcp)
             st->mib.MPCurrEstab++;
         struct mpx_stack_event ev = {.type = MPX_SEV_CONN_ESTABLISHED, .conn = m->id};

@@ -274,6 +274,7 @@ int mpx_tcp_connect(struct mpx_tcp_conn *c, uint64_t now, const struct mpx_tcp_i
     mpx_tcp_set_state(c, MPX_TCP_SYN_SENT);
     c->mib.ActiveOpens++;
     c->last_rcv = now;
+    c->syn_start = now;
     return 0;
 }
 
@@ -303,6 +304,7 @@ int mpx_tcp_accept_syn(struct mpx_tcp_conn *c, const struct mpx_pkt *syn, uint64
     mpx_tcp_set_state(c, MPX_TCP_SYN_RECEIVED);
     c->mib.PassiveOpens++;
     c->last_rcv = now;
+    c->syn_start = now;
     return 0;
 }
 
@@ -677,4 +679,5 @@ void mpx_tcp_get_info(const struct mpx_tcp_conn *c, struct mpx_tcp_info *i, uint
     i->last_data_recv_ns = c->last_rcv_data;
     i->last_data_sent_ns = c->last_snd_data;
     i->last_ack_recv_ns = c->last_ack_rcv;
+    i->pacing_rate = mpx_tcp_pacing_rate(c);
 }

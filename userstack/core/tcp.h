@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "cc.h"
+#include "wire_icmp.h"
 #include "wire_ip.h"
 #include "wire_tcp.h"
 
@@ -110,6 +111,10 @@ struct mpx_tcp_config {
     uint32_t wmem_init, wmem_max;        /* send buffer, default 64 KiB / 4 MiB */
     uint32_t max_seg;                    /* largest payload of one output "super segment"
                                           * (TSO-style); 0 = one MSS */
+    bool tso_csum_partial;               /* a super segment's TCP checksum field gets only
+                                          * the pseudo-header sum (virtio NEEDS_CSUM: the
+                                          * TUN completes it per segment), not the sum
+                                          * over 64 KB that the kernel would redo */
     uint64_t rto_min, rto_max, rto_init; /* ns: 200 ms, 120 s, 1 s */
     uint8_t syn_retries;                 /* like tcp_syn_retries, default 6 */
     uint8_t synack_retries;              /* default 5 */
@@ -127,6 +132,21 @@ struct mpx_tcp_config {
     uint16_t challenge_ack_limit;        /* per second per connection, default 10 */
     const struct mpx_cc_ops *cc;         /* NULL = cubic */
     uint8_t tos, ttl;                    /* default 0 / 64 */
+    /* TCP_USER_TIMEOUT (RFC 5482) over the handshake: SYN / SYN-ACK
+     * retransmissions give up once the first was sent this long ago
+     * (instead of after syn_retries), as Linux tcp_write_timeout; ns, 0 =
+     * off. Data is bounded by the MPTCP connection (mptcp_stack.h). */
+    uint64_t user_timeout;
+    /* Pacing (Linux internal TCP pacing, tcp_update_pacing_rate): data
+     * segments leave at most at cwnd / srtt x 200 % while cwnd is below
+     * half of ssthresh, x 120 % after, each one released when the previous
+     * one's bytes have "left" at that rate, in bursts of ~1 ms (Linux
+     * tcp_tso_autosize, at least 2 segments; one super segment with
+     * max_seg); mpx_tcp_next_deadline() reports the next release. Pure
+     * ACKs, probes, the fast retransmission and the loss-state resend are
+     * not held. The rate also sizes super segments. Default off (also in
+     * the MPTCP stack: mpx_stack_set_pacing). */
+    bool pacing;
     /* MPTCP services (may be NULL). */
     mpx_tcp_opt_hook_fn opt_hook;
     void *opt_hook_ctx;
@@ -204,6 +224,7 @@ struct mpx_tcp_info {
     uint32_t total_retrans;
     uint32_t notsent_bytes;
     uint64_t last_data_recv_ns, last_data_sent_ns, last_ack_recv_ns;
+    uint64_t pacing_rate; /* bytes/s (tcpi_pacing_rate), 0 before an RTT sample */
 };
 
 struct mpx_tcp_conn;
@@ -239,10 +260,25 @@ int mpx_tcp_accept_syn(struct mpx_tcp_conn *c, const struct mpx_pkt *syn, uint64
  * was dropped by the protocol rules: that is counted, not an error). */
 int mpx_tcp_input(struct mpx_tcp_conn *c, const struct mpx_pkt *pkt, uint64_t now);
 
+/* Would mpx_tcp_input() accept this segment (read-only pre-check, same
+ * |now|)? False for what it drops unprocessed: PAWS (RFC 7323 5.3 R1), the
+ * RFC 9293 3.10.7.4 sequence test, a RST not exactly at RCV.NXT (RFC 5961
+ * 3.2), in SYN-SENT an unacceptable ACK (RFC 9293 3.10.7.3). Segments of
+ * the handshake itself (SYN, SYN-SENT) are acceptable when their ACK is.
+ * MPTCP uses it to ignore the options of unacceptable segments, as Linux
+ * (tcp_validate_incoming runs before mptcp_incoming_options). */
+bool mpx_tcp_acceptable(const struct mpx_tcp_conn *c, const struct mpx_pkt *pkt, uint64_t now);
+
 /* The next packet to send (IP + TCP) into |out|: its length, 0 if nothing is
  * due, MPX_ERR_NOBUF if |cap| is too small for the next packet. Call until
  * it returns 0 after every input/timer/API call. */
 int mpx_tcp_output(struct mpx_tcp_conn *c, uint8_t *out, size_t cap, uint64_t now);
+/* After mpx_tcp_output() returned a packet: 0 if it is an ordinary segment,
+ * else it is a super segment (only with cfg.max_seg) and this is the
+ * payload of each segment it stands for, the gso_size of a TSO write
+ * (every segment repeats the packet's TCP options and fits the MSS with
+ * them). */
+uint32_t mpx_tcp_out_gso(const struct mpx_tcp_conn *c);
 
 /* Copy up to |len| bytes into the send buffer; returns bytes taken (0 when
  * full: wait for WRITABLE) or MPX_ERR_STATE / MPX_ERR_CLOSED. */
@@ -272,6 +308,34 @@ void mpx_tcp_window_update(struct mpx_tcp_conn *c);
 void mpx_tcp_set_nodelay(struct mpx_tcp_conn *c, bool on, uint64_t now);
 void mpx_tcp_set_cork(struct mpx_tcp_conn *c, bool on, uint64_t now);
 void mpx_tcp_set_keepalive(struct mpx_tcp_conn *c, bool on, uint64_t now);
+/* TCP_SYNCNT (1..255) and TCP_USER_TIMEOUT (ns, 0 = off) for the handshake:
+ * a SYN already out is retried under the new limits (tcp_icmp.c). */
+void mpx_tcp_set_syn_retries(struct mpx_tcp_conn *c, uint8_t n);
+void mpx_tcp_set_user_timeout(struct mpx_tcp_conn *c, uint64_t timeout, uint64_t now);
+
+/* What mpx_tcp_icmp() did with an ICMP error. */
+enum mpx_tcp_icmp_res {
+    MPX_TCP_ICMP_IGNORED = 0,   /* state or message not acted on */
+    MPX_TCP_ICMP_OUT_OF_WINDOW, /* quoted seq not in SND.UNA..SND.NXT (OutOfWindowIcmps) */
+    MPX_TCP_ICMP_ABORTED,       /* handshake aborted with the error (EV_CLOSED) */
+    MPX_TCP_ICMP_SOFT,          /* remembered: reported if the connection times out */
+    MPX_TCP_ICMP_PMTU,          /* path MTU lowered, MSS shrunk, flight resent */
+    MPX_TCP_ICMP_PMTU_STALE,    /* PTB with an MTU not below the one in use */
+};
+
+/*
+ * An ICMP error (wire_icmp.h) quoting a segment of this connection, as
+ * Linux tcp_v4_err / tcp_v6_err: the quoted sequence number must be in
+ * SND.UNA..SND.NXT (RFC 5927 section 4.1; exactly the ISS for a passive
+ * SYN_RECEIVED, tcp_req_err). PTB lowers the path MTU (RFC 1191 / RFC 8201,
+ * not below 552 / 1280 bytes) and resends the flight. Any other error
+ * aborts an active open (SYN_SENT, simultaneous open) with its error; a
+ * passive SYN_RECEIVED is dropped for the errors tcp_req_err drops on; a
+ * synchronized connection keeps retrying and only remembers it as the
+ * "soft error" it reports if it later times out (RFC 1122 4.2.3.9, Linux
+ * sk_err_soft).
+ */
+enum mpx_tcp_icmp_res mpx_tcp_icmp(struct mpx_tcp_conn *c, const struct mpx_icmp *ic, uint64_t now);
 
 /* Earliest time the engine wants mpx_tcp_on_timer(); UINT64_MAX if none. */
 uint64_t mpx_tcp_next_deadline(const struct mpx_tcp_conn *c);

@@ -737,3 +737,40 @@ int mpx_tcp_input(struct mpx_tcp_conn *c, const struct mpx_pkt *pkt, uint64_t no
         return input_synchronized(c, pkt, now);
     }
 }
+
+/* See tcp.h. Mirrors the drops of input_syn_sent / input_synchronized /
+ * process_ack without changing anything (paws_reject's idle reset of
+ * TS.Recent only ever accepts, so it is not needed here). */
+bool mpx_tcp_acceptable(const struct mpx_tcp_conn *c, const struct mpx_pkt *pkt, uint64_t now)
+{
+    const struct mpx_tcp_hdr *th = &pkt->tcp;
+    uint8_t f = th->flags;
+    uint32_t seg_len = (uint32_t)pkt->payload_len + !!(f & MPX_TH_SYN) + !!(f & MPX_TH_FIN);
+    switch (c->state) {
+    case MPX_TCP_CLOSED:
+    case MPX_TCP_LISTEN:
+        return false;
+    case MPX_TCP_SYN_SENT:
+        if ((f & MPX_TH_ACK) && (mpx_seq_leq(th->ack, c->iss) || mpx_seq_gt(th->ack, c->snd_max)))
+            return false;
+        return (f & MPX_TH_RST) ? (f & MPX_TH_ACK) != 0 : (f & MPX_TH_SYN) != 0;
+    default:
+        break;
+    }
+    if ((f & (MPX_TH_SYN | MPX_TH_RST)) == MPX_TH_SYN) /* the handshake's own, else a challenge */
+        return c->state == MPX_TCP_SYN_RECEIVED;
+    if (c->ts_ok && (th->opts.present & MPX_TCPO_TS) && !(f & MPX_TH_RST) &&
+        now - c->ts_recent_age <= MPX_TCP_PAWS_IDLE &&
+        (int32_t)(c->ts_recent - th->opts.ts_val) > MPX_TCP_PAWS_WINDOW &&
+        !disordered_ack(c, th, seg_len))
+        return false;
+    if (!seq_acceptable(c, th->seq, seg_len))
+        return false;
+    if (f & MPX_TH_RST)
+        return th->seq == c->rcv_nxt;
+    if (!(f & MPX_TH_ACK))
+        return false;
+    if (c->state == MPX_TCP_SYN_RECEIVED)
+        return mpx_seq_gt(th->ack, c->snd_una) && mpx_seq_leq(th->ack, c->snd_max);
+    return !mpx_seq_gt(th->ack, c->snd_max) && !mpx_seq_lt(th->ack, c->snd_una - c->max_snd_wnd);
+}

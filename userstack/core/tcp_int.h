@@ -121,6 +121,9 @@ struct mpx_tcp_conn {
     uint64_t rtt_time;
     uint8_t backoff; /* consecutive RTOs */
     uint8_t syn_tries;
+    uint64_t syn_start; /* first SYN / SYN-ACK sent (TCP_USER_TIMEOUT) */
+    int soft_err;       /* last ICMP error on a synchronized connection (tcp_icmp.c) */
+    uint32_t soft_una;  /* snd_una then: an ACK of new data since clears it */
 
     /* Timers: absolute ns deadlines, MPX_TCP_TIMER_OFF when idle. */
     uint64_t t_rtx, t_delack, t_persist, t_keep, t_close, t_cork;
@@ -159,6 +162,14 @@ struct mpx_tcp_conn {
     uint64_t segs_out, segs_in, data_segs_out, data_segs_in;
     uint32_t total_retrans;
     uint16_t ip_id;
+    /* Payload per segment of the last packet mpx_tcp_output() produced
+     * when it is a super segment (cfg.max_seg, TSO), else 0. */
+    uint32_t out_gso;
+    /* Pacing (cfg.pacing): the earliest time the next paced data segment
+     * may leave (Linux tcp_wstamp_ns), and whether output held one back
+     * for it (then it is a deadline). */
+    uint64_t pace_next;
+    bool pace_wait;
 };
 
 /* tcp.c */
@@ -186,6 +197,8 @@ void mpx_tcp_rtt_sample(struct mpx_tcp_conn *c, uint64_t rtt);
 /* tcp_output.c */
 uint32_t mpx_tcp_rcv_window(struct mpx_tcp_conn *c);
 uint32_t mpx_tcp_pipe(const struct mpx_tcp_conn *c);
+/* Linux tcp_update_pacing_rate: bytes per second, 0 without an RTT. */
+uint64_t mpx_tcp_pacing_rate(const struct mpx_tcp_conn *c);
 
 /* tcp_timer.c */
 /* (Re)arm the retransmission timer after a send (|restart| false: only a
@@ -195,6 +208,12 @@ void mpx_tcp_arm_rtx(struct mpx_tcp_conn *c, uint64_t now, bool restart);
 void mpx_tcp_arm_keepalive(struct mpx_tcp_conn *c, uint64_t now);
 void mpx_tcp_check_persist(struct mpx_tcp_conn *c, uint64_t now);
 void mpx_tcp_enter_timewait(struct mpx_tcp_conn *c, uint64_t now);
+
+/* tcp_icmp.c */
+/* The error of a connection that gives up retransmitting: the ICMP soft
+ * error seen since the last progress, else MPX_ERR_TIMEDOUT (Linux
+ * tcp_write_err; tcp_ack clears sk_err_soft when new data is acked). */
+int mpx_tcp_timeout_err(const struct mpx_tcp_conn *c);
 
 /* tcp_sack.c: sender scoreboard */
 void mpx_tcp_sb_clear(struct mpx_tcp_conn *c);

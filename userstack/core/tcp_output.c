@@ -192,6 +192,92 @@ static uint16_t window_field(struct mpx_tcp_conn *c, bool syn)
     return (uint16_t)field;
 }
 
+/* Linux tcp_update_pacing_rate: cwnd (or the flight, if larger) per
+ * srtt, x 200 % while cwnd < ssthresh / 2 (slow start: the window doubles
+ * each RTT, pacing must not hold it back) and x 120 % after (room for the
+ * window to grow and for ACK compression). Computed when needed instead
+ * of at every ACK: it only depends on cwnd, flight and srtt. */
+uint64_t mpx_tcp_pacing_rate(const struct mpx_tcp_conn *c)
+{
+    if (!c->rtt_valid || !c->srtt)
+        return 0;
+    uint32_t flight = c->snd_max - c->snd_una;
+    uint64_t w = c->cc.cwnd > flight ? c->cc.cwnd : flight;
+    uint64_t ratio = c->cc.cwnd < c->cc.ssthresh / 2 ? 200 : 120;
+    uint64_t srtt = c->srtt < 1000 ? 1000 : c->srtt; /* >= 1 us: no overflow */
+    return w * MPX_NS_PER_S / srtt * ratio / 100;
+}
+
+/* Like Linux tcp_tso_autosize: the data of one burst (a GSO packet) is
+ * about 1 ms at the pacing rate (rate >> sk_pacing_shift 10), at least two
+ * segments (tcp_min_tso_segs), at most 65000 bytes (64 KB with headers),
+ * whole segments: on a fast path that is the whole 64 KB, on a slow or
+ * shaped one a 64 KB burst would overflow the bottleneck's queue (a TBF
+ * of a few KB) at once. */
+static uint32_t burst_bytes(const struct mpx_tcp_conn *c, uint32_t mss)
+{
+    uint64_t lim = 65000, rate = mpx_tcp_pacing_rate(c);
+    if (rate && (rate >> 10) < lim)
+        lim = rate >> 10;
+    if (lim < 2 * mss)
+        lim = 2 * mss;
+    return (uint32_t)lim / mss * mss;
+}
+
+/* Largest payload one output packet may carry: one MSS, or a multiple of it
+ * up to cfg.max_seg (TSO-style super segments, burst_bytes()). */
+static uint32_t max_payload(const struct mpx_tcp_conn *c, uint32_t mss)
+{
+    if (c->cfg.max_seg <= mss)
+        return mss;
+    uint32_t b = burst_bytes(c, mss);
+    uint32_t lim = c->cfg.max_seg < b ? c->cfg.max_seg : b;
+    return lim / mss * mss;
+}
+
+/* Linux tcp_update_skb_after_send: the next data segment may leave once
+ * |len| bytes have gone at the pacing rate. A segment sent late (the
+ * owner woke up after the release time) earns a credit of at most half
+ * its own time, so that timer slack does not lower the rate. */
+static void pace_after_send(struct mpx_tcp_conn *c, uint32_t len, uint64_t now)
+{
+    uint64_t rate = c->cfg.pacing ? mpx_tcp_pacing_rate(c) : 0;
+    if (!rate)
+        return;
+    uint64_t start = c->pace_next > now ? c->pace_next : now;
+    uint64_t credit = start - c->pace_next;
+    uint64_t len_ns = (uint64_t)len * MPX_NS_PER_S / rate;
+    len_ns -= credit < len_ns / 2 ? credit : len_ns / 2;
+    c->pace_next = start + len_ns;
+}
+
+/* Linux tcp_pacing_check: hold data back until the release time; the
+ * hold makes it a deadline (mpx_tcp_next_deadline). Linux paces GSO
+ * packets of burst_bytes() (software GSO when the device has no TSO);
+ * our packets are that big only with cfg.max_seg, so otherwise a segment
+ * may leave early by the time of the rest of such a burst: the same
+ * ~1 ms bursts on the wire and one wake-up per burst instead of one per
+ * segment (per 1448 bytes at a Gbit/s, the wake-ups cost more than the
+ * pacing is worth). */
+static bool pace_hold(struct mpx_tcp_conn *c, uint64_t now, uint32_t mss)
+{
+    uint64_t slack = 0;
+    if (c->cfg.pacing && c->pace_next > now) {
+        uint64_t rate = mpx_tcp_pacing_rate(c);
+        uint32_t b = burst_bytes(c, mss), m = max_payload(c, mss);
+        if (rate && b > m)
+            slack = (uint64_t)(b - m) * MPX_NS_PER_S / rate;
+    }
+    if (!c->cfg.pacing || c->pace_next <= now + slack) {
+        c->pace_wait = false;
+        return false;
+    }
+    /* a deadline only when something waits (no wake-up for nothing) */
+    c->pace_wait = mpx_seq_lt(c->snd_nxt, mpx_tcp_sndbuf_end(c)) || (c->shut_wr && !c->fin_sent) ||
+                   c->ca_state == MPX_TCP_CA_RECOVERY;
+    return true;
+}
+
 static void after_emit(struct mpx_tcp_conn *c, uint8_t flags, uint32_t len, bool rtx, uint64_t now)
 {
     c->mib.OutSegs++;
@@ -208,6 +294,7 @@ static void after_emit(struct mpx_tcp_conn *c, uint8_t flags, uint32_t len, bool
     c->data_segs_out++;
     c->bytes_sent += len;
     c->last_snd_data = now;
+    pace_after_send(c, len, now);
     if (rtx) {
         c->mib.RetransSegs++;
         if (c->undo_armed)
@@ -248,9 +335,23 @@ static int emit(struct mpx_tcp_conn *c, uint8_t *out, size_t cap, uint64_t now, 
         return rv;
     if (len)
         mpx_ring_read_at(&c->sndbuf, seq - c->sndbuf_seq, out + iphl + thl, len);
-    mpx_tcp_csum_fill(out + iphl, tcp_len, &ip.src, &ip.dst);
+    /* TSO: the kernel cuts the payload into gso_size pieces and copies our
+     * header, options included, to each: the size is what fits the MSS
+     * with the options this packet actually carries */
+    uint32_t opt = (uint32_t)thl - MPX_TCP_HDR_LEN;
+    uint32_t seg = c->mss_base > opt + 64 ? c->mss_base - opt : 64;
+    c->out_gso = len > seg ? seg : 0;
+    if (c->out_gso && c->cfg.tso_csum_partial)
+        mpx_tcp_csum_partial(out + iphl, tcp_len, &ip.src, &ip.dst);
+    else
+        mpx_tcp_csum_fill(out + iphl, tcp_len, &ip.src, &ip.dst);
     after_emit(c, flags, len, rtx, now);
     return iphl + (int)tcp_len;
+}
+
+uint32_t mpx_tcp_out_gso(const struct mpx_tcp_conn *c)
+{
+    return c->out_gso;
 }
 
 static int emit_rst(struct mpx_tcp_conn *c, uint8_t *out, size_t cap, uint64_t now)
@@ -280,18 +381,6 @@ static int send_syn(struct mpx_tcp_conn *c, uint8_t *out, size_t cap, uint64_t n
     if (c->t_rtx == MPX_TCP_TIMER_OFF)
         c->t_rtx = now + c->rto;
     return rv;
-}
-
-/* Largest payload one output packet may carry: one MSS, or a multiple of it
- * up to cfg.max_seg (TSO-style super segments). */
-static uint32_t max_payload(const struct mpx_tcp_conn *c, uint32_t mss)
-{
-    uint32_t m = mss;
-    if (c->cfg.max_seg > mss) {
-        uint32_t lim = c->cfg.max_seg < 65000 ? c->cfg.max_seg : 65000;
-        m = lim / mss * mss;
-    }
-    return m;
 }
 
 /* The data segment starting at |seq| (a retransmission if below snd_max):
@@ -503,7 +592,14 @@ int mpx_tcp_output(struct mpx_tcp_conn *c, uint8_t *out, size_t cap, uint64_t no
     default:
         break;
     }
-    if (data_states(c->state)) {
+    /* Pacing holds data segments, not the fast retransmission (RFC 6582),
+     * the go-back-N resend after an RTO or a PMTU drop (the loss state:
+     * cwnd, one MSS after an RTO, is what limits it; the first one Linux
+     * sends from the timer, tcp_retransmit_timer), probes or pure ACKs. */
+    bool loss_rtx = c->ca_state == MPX_TCP_CA_LOSS && mpx_seq_lt(c->snd_nxt, c->snd_max);
+    bool held = data_states(c->state) && !c->reno_rtx && !c->tlp_pending && !loss_rtx &&
+                pace_hold(c, now, seg_payload_max(c));
+    if (data_states(c->state) && !held) {
         uint32_t mss = seg_payload_max(c);
         bool done;
         int rv = send_recovery(c, out, cap, now, mss, &done);

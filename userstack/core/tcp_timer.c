@@ -2,7 +2,8 @@
  * tcp_timer.c - the engine's timers, all absolute deadlines in the
  * connection (no tick): retransmission (RFC 6298, SYN retries apart),
  * delayed ACK, persist (zero window, RFC 9293 3.8.6.1), keepalive
- * (RFC 1122 4.2.3.6), TIME_WAIT / FIN_WAIT_2 and the cork flush.
+ * (RFC 1122 4.2.3.6), TIME_WAIT / FIN_WAIT_2, the cork flush and the
+ * pacing release (tcp_output.c).
  */
 #include "err.h"
 #include "tcp_int.h"
@@ -102,16 +103,22 @@ uint64_t mpx_tcp_next_deadline(const struct mpx_tcp_conn *c)
     t = min_u64(t, c->t_persist);
     t = min_u64(t, c->t_keep);
     t = min_u64(t, c->t_close);
+    if (c->pace_wait) /* a data segment held back by pacing (tcp_output.c) */
+        t = min_u64(t, c->pace_next);
     return min_u64(t, c->t_cork);
 }
 
+/* Linux tcp_write_timeout: TCP_USER_TIMEOUT, when set, replaces the
+ * SYN retry count (checked once a retransmission happened); the error is
+ * the last ICMP soft error if there was one (tcp_write_err). */
 static void rto_handshake(struct mpx_tcp_conn *c, uint64_t now)
 {
     uint8_t limit =
         c->state == MPX_TCP_SYN_SENT || !c->passive ? c->cfg.syn_retries : c->cfg.synack_retries;
-    if (c->syn_tries >= limit) {
+    uint64_t ut = c->cfg.user_timeout;
+    if (ut ? c->syn_tries && now - c->syn_start >= ut : c->syn_tries >= limit) {
         c->mib.AttemptFails++;
-        mpx_tcp_closed(c, MPX_ERR_TIMEDOUT);
+        mpx_tcp_closed(c, mpx_tcp_timeout_err(c));
         return;
     }
     c->syn_tries++;
@@ -122,6 +129,8 @@ static void rto_handshake(struct mpx_tcp_conn *c, uint64_t now)
     c->snd_nxt = c->iss; /* output resends the SYN / SYN-ACK */
     c->rtt_timing = false;
     c->t_rtx = now + c->rto;
+    if (ut) /* tcp_clamp_rto_to_user_timeout: wake up when it expires */
+        c->t_rtx = min_u64(c->t_rtx, c->syn_start + ut > now ? c->syn_start + ut : now + 1);
 }
 
 /* RFC 6298 5.4-5.6 and RFC 5681 3.1: go back to snd_una in slow start. */
@@ -131,7 +140,7 @@ static void rto_data(struct mpx_tcp_conn *c, uint64_t now)
         return;
     if (c->backoff >= c->cfg.retries2) {
         c->mib.TCPAbortOnTimeout++;
-        mpx_tcp_closed(c, MPX_ERR_TIMEDOUT);
+        mpx_tcp_closed(c, mpx_tcp_timeout_err(c));
         return;
     }
     c->mib.TCPTimeouts++;
@@ -205,7 +214,7 @@ static void on_keepalive(struct mpx_tcp_conn *c, uint64_t now)
     }
     if (c->keep_probes >= c->cfg.keep_cnt) {
         c->mib.TCPAbortOnTimeout++;
-        mpx_tcp_closed(c, MPX_ERR_TIMEDOUT);
+        mpx_tcp_closed(c, mpx_tcp_timeout_err(c));
         return;
     }
     c->keep_probes++;
@@ -238,5 +247,7 @@ int mpx_tcp_on_timer(struct mpx_tcp_conn *c, uint64_t now)
         c->t_cork = MPX_TCP_TIMER_OFF;
         c->cork_expired = true;
     }
+    if (c->pace_wait && c->pace_next <= now)
+        c->pace_wait = false; /* released: the owner's next output sends */
     return 0;
 }

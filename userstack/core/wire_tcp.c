@@ -403,6 +403,15 @@ void mpx_tcp_csum_fill(uint8_t *seg, size_t len, const struct mpx_addr *src,
     mpx_put_be16(seg + 16, mpx_csum_fold(seg_sum(seg, len, src, dst)));
 }
 
+void mpx_tcp_csum_partial(uint8_t *seg, size_t len, const struct mpx_addr *src,
+                          const struct mpx_addr *dst)
+{
+    if (len < MPX_TCP_HDR_LEN)
+        return;
+    mpx_put_be16(seg + 16, (uint16_t)~mpx_csum_fold(
+                               mpx_csum_pseudo(src, dst, MPX_IPPROTO_TCP, (uint32_t)len)));
+}
+
 bool mpx_tcp_csum_verify(const uint8_t *seg, size_t len, const struct mpx_addr *src,
                          const struct mpx_addr *dst)
 {

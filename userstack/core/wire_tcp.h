@@ -127,6 +127,12 @@ int mpx_tcp_encode(uint8_t *out, size_t outlen, const struct mpx_tcp_hdr *h, uin
  * bytes) sent from |src| to |dst|. */
 void mpx_tcp_csum_fill(uint8_t *seg, size_t len, const struct mpx_addr *src,
                        const struct mpx_addr *dst);
+/* Only the pseudo-header sum, folded, not complemented, in the checksum
+ * field: what a checksum offload (virtio NEEDS_CSUM, csum_start at the TCP
+ * header, csum_offset 16) completes over the segment (Linux
+ * __tcp_v4_send_check). */
+void mpx_tcp_csum_partial(uint8_t *seg, size_t len, const struct mpx_addr *src,
+                          const struct mpx_addr *dst);
 /* True when the checksum of the received segment is correct. */
 bool mpx_tcp_csum_verify(const uint8_t *seg, size_t len, const struct mpx_addr *src,
                          const struct mpx_addr *dst);

@@ -100,6 +100,8 @@ static struct mpxd_bridge *bridge_new(struct mpxd *d, int fd, uint32_t conn, uid
         b->fd = fd;
         b->conn = conn;
         b->uid = uid;
+        if (i >= d->bridges_hi)
+            d->bridges_hi = i + 1; /* free slots are reused lowest first */
         d->mib.BridgesOpened++;
         return b;
     }
@@ -163,8 +165,13 @@ static void reply_result(struct mpxd *d, struct mpxd_bridge *b, int status)
         r.lport = ci.lport;
         r.rport = ci.rport;
     }
-    mpxd_rpc_send(d, b->reply_client, b->server ? MPX_RPC_ACCEPTED : MPX_RPC_CONNECTED, b->reply_id,
-                  &r, sizeof(r));
+    /* a shim socket's blocking connect (MPX_RPC_SOCK_F_LATE_REPLY) gets its
+     * SOCK_RESULT now; the CLI's CONNECT/ACCEPT their own types */
+    mpxd_rpc_send(d, b->reply_client,
+                  b->sock_id  ? MPX_RPC_SOCK_RESULT
+                  : b->server ? MPX_RPC_ACCEPTED
+                              : MPX_RPC_CONNECTED,
+                  b->reply_id, &r, sizeof(r));
     b->reply_client = 0;
 }
 
@@ -218,6 +225,23 @@ void mpxd_bridge_connect(struct mpxd *d, uint32_t cidx, uint32_t id,
 
 static void sockerr_keep(struct mpxd *d, uint64_t sock_id, uid_t uid, int err);
 
+/* The shim's connect filler (rpc.h, struct mpx_rpc_sock), discarded at
+ * once when the connection is established: the app's fd turns writable
+ * now rather than after an io_uring READ round trip of the loop. No READ
+ * is in flight while connecting (arm_read needs MPXD_BR_OPEN), so the
+ * filler is at the head of the stream; what is left (a short read) goes
+ * through the READ path as before. */
+static void discard_filler(struct mpxd_bridge *b)
+{
+    while (b->filler_left) {
+        size_t want = b->filler_left < MPXD_BRIDGE_BUF ? b->filler_left : MPXD_BRIDGE_BUF;
+        ssize_t n = recv(b->fd, b->rbuf, want, MSG_DONTWAIT);
+        if (n <= 0)
+            return;
+        b->filler_left -= (uint32_t)n;
+    }
+}
+
 void mpxd_bridge_on_established(struct mpxd *d, uint32_t conn)
 {
     struct mpxd_bridge *b = bridge_by_conn(d, conn);
@@ -226,7 +250,10 @@ void mpxd_bridge_on_established(struct mpxd *d, uint32_t conn)
     b->state = MPXD_BR_OPEN;
     if (b->psk_len) /* E mode only: -EOPNOTSUPP otherwise (the peer said no) */
         mpx_eng_set_psk(d->eng, conn, b->psk, b->psk_len, mpxd_now());
+    /* the reply first: a blocking connect() returns on it, and its fd is
+     * writable a moment later (the filler goes next) */
     reply_result(d, b, 0);
+    discard_filler(b);
 }
 
 void mpxd_bridge_on_closed(struct mpxd *d, uint32_t conn, int error)
@@ -361,7 +388,9 @@ void mpxd_bridges_pump(struct mpxd *d)
 {
     uint64_t now = mpxd_now();
     take_accepted(d);
-    for (int i = 0; i < MPXD_MAX_BRIDGES; i++)
+    /* every loop step: only the slots ever used, not all 1024 (walking
+     * them all was 2-3 % of a daemon's CPU at 2 Gbit/s) */
+    for (int i = 0; i < d->bridges_hi; i++)
         pump_one(d, &d->bridges[i], now);
 }
 
@@ -420,13 +449,50 @@ static void bridge_cqe(void *ctx, uint8_t op, uint32_t idx, int32_t res, uint32_
 
 /* ---- listeners ---------------------------------------------------------------- */
 
-static struct mpxd_listener *listener_by_port(struct mpxd *d, uint16_t port)
+static bool addr_any(const struct mpx_rpc_addr *a);
+
+/* The engine's listener a daemon listener uses (mpx_eng_listen_addr): the
+ * CLI's LISTEN address as given (family 0: every address); a shim
+ * socket's bound address, its unspecified address being the wildcard of
+ * the socket's family (a v6 socket bound to ::ffff:0.0.0.0 is IPv4's). */
+static struct mpx_rpc_addr listener_key(const struct mpx_rpc_addr *local, uint8_t family, bool sock)
 {
-    for (int i = 0; i < MPXD_MAX_LISTEN; i++)
-        if (d->listeners[i].used && d->listeners[i].port == port)
-            return &d->listeners[i];
+    struct mpx_rpc_addr k = *local;
+    if (sock && addr_any(local)) {
+        memset(&k, 0, sizeof(k));
+        k.family = local->family ? local->family : family;
+    }
+    return k;
+}
+
+static struct mpx_rpc_addr key_of(const struct mpxd_listener *l)
+{
+    return listener_key(&l->local, l->family, l->sock_id != 0);
+}
+
+static bool key_eq(const struct mpx_rpc_addr *a, const struct mpx_rpc_addr *b)
+{
+    return a->family == b->family && !memcmp(a->a, b->a, sizeof(a->a));
+}
+
+/* Another listener than |self| on the engine listener (key, port)? */
+static struct mpxd_listener *listener_by_key(struct mpxd *d, const struct mpx_rpc_addr *key,
+                                             uint16_t port, const struct mpxd_listener *self)
+{
+    long skip = self ? (long)(self - d->listeners) : -1;
+    for (int i = 0; i < MPXD_MAX_LISTEN; i++) {
+        struct mpxd_listener *l = &d->listeners[i];
+        struct mpx_rpc_addr k;
+        if (i == skip || !l->used || l->port != port)
+            continue;
+        k = key_of(l);
+        if (key_eq(&k, key))
+            return l;
+    }
     return NULL;
 }
+
+static bool cli_conflict(struct mpxd *d, const struct mpx_rpc_addr *local, uint16_t port);
 
 void mpxd_listen(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_listen *req,
                  int notify_fd)
@@ -434,38 +500,47 @@ void mpxd_listen(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rp
     struct mpxd_client *c = mpxd_client_get(d, cidx);
     struct mpxd_listener *l = NULL;
     struct mpx_rpc_event ev;
+    char a[64];
     int rc;
 
-    if (!c || listener_by_port(d, req->port)) {
+    /* bind(2) + listen(2) without SO_REUSEADDR/SO_REUSEPORT: any listener
+     * or bound shim socket sharing an address of the port is in the way
+     * (the engine checks listeners; the shim's bound sockets are ours) */
+    if (!c || cli_conflict(d, &req->local, req->port)) {
         if (notify_fd >= 0)
             close(notify_fd);
         if (c)
-            mpxd_rpc_status(d, cidx, id, -EADDRINUSE, "port %u already has a listener", req->port);
+            mpxd_rpc_status(d, cidx, id, -EADDRINUSE, "port %u already has a listener (%s)",
+                            req->port,
+                            req->local.family ? mpx_rpc_addr_fmt(&req->local, a, sizeof(a)) : "*");
         return;
     }
     for (int i = 0; i < MPXD_MAX_LISTEN && !l; i++)
         if (!d->listeners[i].used)
             l = &d->listeners[i];
-    rc = l ? mpx_eng_listen(d->eng, req->port, req->extkey_policy) : -ENOBUFS;
+    rc = l ? mpx_eng_listen_addr(d->eng, &req->local, req->port, 0, req->extkey_policy) : -ENOBUFS;
     if (rc < 0) {
         if (notify_fd >= 0)
             close(notify_fd);
-        mpxd_rpc_status(d, cidx, id, rc, "listen failed");
+        mpxd_rpc_status(d, cidx, id, rc, "%s",
+                        rc == -EADDRINUSE ? "port already has a listener" : "listen failed");
         return;
     }
     memset(l, 0, sizeof(*l));
     l->used = true;
     l->port = req->port;
+    l->local = req->local; /* family 0: every address */
     l->uid = c->uid;
     l->owner = cidx;
     l->notify_fd = notify_fd;
-    l->extkey_policy = req->extkey_policy ? req->extkey_policy : d->cfg.extkey_policy;
+    l->extkey_policy = req->extkey_policy; /* DEFAULT: `extkey` as it is at each SYN */
     l->psk_len = req->psk_len;
     memcpy(l->psk, req->psk, sizeof(l->psk));
     if (notify_fd >= 0)
         fcntl(notify_fd, F_SETFL, fcntl(notify_fd, F_GETFL) | O_NONBLOCK);
     memset(&ev, 0, sizeof(ev));
     ev.type = MPX_RPC_EV_LISTENER_CREATED;
+    ev.saddr = l->local;
     ev.sport = req->port;
     mpxd_event(d, &ev);
     mpxd_rpc_status(d, cidx, id, 0, NULL);
@@ -491,16 +566,40 @@ static void listener_free(struct mpxd *d, struct mpxd_listener *l)
     memset(&ev, 0, sizeof(ev));
     ev.type = MPX_RPC_EV_LISTENER_CLOSED;
     ev.sport = l->port;
+    ev.saddr = l->local;
     l->used = false;
-    if (!listener_by_port(d, l->port))
-        mpx_eng_unlisten(d->eng, l->port);
+    {
+        /* the engine's listener goes with the last of a SO_REUSEPORT group */
+        struct mpx_rpc_addr k = key_of(l);
+        if (!listener_by_key(d, &k, l->port, l))
+            mpx_eng_unlisten_addr(d->eng, &k, l->port);
+    }
     mpxd_event(d, &ev);
 }
 
-void mpxd_unlisten(struct mpxd *d, uint32_t cidx, uint32_t id, uint16_t port)
+/* The listener an UNLISTEN or ACCEPT names: by port, and by address when
+ * one is given; among several, the asking client's own first. */
+static struct mpxd_listener *listener_find(struct mpxd *d, uint32_t cidx, uint16_t port,
+                                           const struct mpx_rpc_addr *local)
+{
+    struct mpxd_listener *found = NULL;
+    for (int i = 0; i < MPXD_MAX_LISTEN; i++) {
+        struct mpxd_listener *l = &d->listeners[i];
+        if (!l->used || l->port != port || (local && local->family && !key_eq(&l->local, local)))
+            continue;
+        if (l->owner == cidx)
+            return l;
+        if (!found)
+            found = l;
+    }
+    return found;
+}
+
+void mpxd_unlisten(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_listen *req)
 {
     struct mpxd_client *c = mpxd_client_get(d, cidx);
-    struct mpxd_listener *l = listener_by_port(d, port);
+    uint16_t port = req->port;
+    struct mpxd_listener *l = listener_find(d, cidx, port, &req->local);
     if (!c)
         return;
     if (!l || (c->uid != 0 && c->uid != l->uid)) {
@@ -529,7 +628,7 @@ static void accept_pair(struct mpxd *d, struct mpxd_listener *l, uint32_t cidx, 
         return;
     }
     b->server = true;
-    b->extkey_policy = l->extkey_policy;
+    b->extkey_policy = l->extkey_policy ? l->extkey_policy : d->cfg.extkey_policy;
     b->psk_len = l->psk_len;
     memcpy(b->psk, l->psk, sizeof(b->psk));
     b->reply_client = cidx;
@@ -541,7 +640,7 @@ void mpxd_accept(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rp
                  int fd)
 {
     struct mpxd_client *c = mpxd_client_get(d, cidx);
-    struct mpxd_listener *l = listener_by_port(d, req->port);
+    struct mpxd_listener *l = listener_find(d, cidx, req->port, NULL);
     int rc = 0;
 
     if (!c) {
@@ -573,14 +672,16 @@ void mpxd_accept(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rp
 
 /* Established passive connections from the stack's accept queues into ours,
  * then to waiting ACCEPTs. */
-static void shim_deliver(struct mpxd *d, uint16_t port, uint32_t conn);
+static void shim_deliver(struct mpxd *d, const struct mpx_rpc_addr *key, uint16_t port,
+                         uint32_t conn);
 
 /* Next established connection of |l|, with the listener's pre-shared key
  * installed when it is in E mode (issue 8: before the app sees it, so the
  * path manager can start at once). */
 static long accept_one(struct mpxd *d, struct mpxd_listener *l)
 {
-    long conn = mpx_eng_accept(d->eng, l->port);
+    struct mpx_rpc_addr k = key_of(l);
+    long conn = mpx_eng_accept_addr(d->eng, &k, l->port);
     if (conn > 0 && l->psk_len)
         mpx_eng_set_psk(d->eng, (uint32_t)conn, l->psk, l->psk_len, mpxd_now());
     return conn;
@@ -594,9 +695,12 @@ static void take_accepted(struct mpxd *d)
         if (!l->used)
             continue;
         if (l->sock_id) {
+            /* copies: delivery may free |l| (its app socket gone); what is
+             * queued then is dropped by shim_deliver (no listener) */
             uint16_t port = l->port;
+            struct mpx_rpc_addr k = key_of(l);
             while ((conn = accept_one(d, l)) > 0)
-                shim_deliver(d, port, (uint32_t)conn);
+                shim_deliver(d, &k, port, (uint32_t)conn);
             continue;
         }
         while ((conn = accept_one(d, l)) > 0) {
@@ -805,6 +909,8 @@ static bool res_overlap(const struct mpxd_sockres *a, const struct mpxd_sockres 
     bool aany = addr_any(&a->addr), bany = addr_any(&b->addr);
     int af = a->addr.family ? a->addr.family : a->family;
     int bf = b->addr.family ? b->addr.family : b->family;
+    if (!af || !bf)
+        return true; /* a CLI listener on every address (family 0) */
     if (af != bf) {
         /* only a dual-stack v6 wildcard meets IPv4 */
         const struct mpxd_sockres *v6 = af == 6 ? a : b;
@@ -833,11 +939,44 @@ static bool res_conflict(struct mpxd *d, const struct mpxd_sockres *n)
         }
         return true;
     }
-    /* the CLI's listeners hold their port too */
-    for (int i = 0; i < MPXD_MAX_LISTEN; i++)
-        if (d->listeners[i].used && !d->listeners[i].sock_id && d->listeners[i].port == n->port)
+    /* the CLI's listeners hold their addresses too (bound without
+     * SO_REUSEADDR/SO_REUSEPORT) */
+    for (int i = 0; i < MPXD_MAX_LISTEN; i++) {
+        const struct mpxd_listener *l = &d->listeners[i];
+        struct mpxd_sockres v = {.family = l->local.family, .addr = l->local};
+        if (l->used && !l->sock_id && l->port == n->port && res_overlap(&v, n))
             return true;
+    }
     return false;
+}
+
+/* May the CLI listen on (local, port)? Its LISTEN is bind + listen with no
+ * reuse flags: every bound or listening socket sharing an address of the
+ * port is in the way (Linux inet_csk_bind_conflict). */
+static bool cli_conflict(struct mpxd *d, const struct mpx_rpc_addr *local, uint16_t port)
+{
+    struct mpxd_sockres n = {.family = local->family, .addr = *local, .port = port};
+    return res_conflict(d, &n);
+}
+
+/* listen(2) checks again (inet_csk_listen_start -> get_port): two sockets
+ * bound with SO_REUSEADDR to overlapping addresses may not both listen
+ * (SO_REUSEADDR only spares sockets that are not listening); the engine
+ * refuses an overlapping listener unless both have SO_REUSEPORT. The same
+ * address again is a SO_REUSEPORT group: one engine listener, shared when
+ * both sockets have SO_REUSEPORT and one owner, else -EADDRINUSE. */
+static int shim_engine_listen(struct mpxd *d, const struct mpxd_sockres *r, uint8_t extkey_policy)
+{
+    struct mpx_rpc_addr k = listener_key(&r->addr, r->family, true);
+    struct mpxd_listener *o = listener_by_key(d, &k, r->port, NULL);
+    uint32_t f = (r->flags & MPX_RPC_SOCK_F_V6ONLY ? MPX_ENG_LISTEN_V6ONLY : 0) |
+                 (r->flags & MPX_RPC_SOCK_F_REUSEPORT ? MPX_ENG_LISTEN_REUSEPORT : 0);
+    if (o) {
+        struct mpxd_sockres *os = o->sock_id ? sockres_find(d, o->sock_id, o->uid) : NULL;
+        bool share = os && (os->flags & r->flags & MPX_RPC_SOCK_F_REUSEPORT) && o->uid == r->uid;
+        return share ? 0 : -EADDRINUSE;
+    }
+    return mpx_eng_listen_addr(d->eng, &k, r->port, f, extkey_policy);
 }
 
 static bool is_local_addr(const struct mpxd *d, const struct mpx_rpc_addr *a)
@@ -1009,6 +1148,12 @@ static void sock_connect(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, u
     b->psk_len = req->psk_len;
     memcpy(b->psk, req->psk, sizeof(b->psk));
     d->mib.ShimConnects++;
+    if (req->flags & MPX_RPC_SOCK_F_LATE_REPLY) {
+        /* a blocking connect: one reply, at the outcome (reply_result) */
+        b->reply_client = cidx;
+        b->reply_id = id;
+        return;
+    }
     sock_reply(d, cidx, id, -EINPROGRESS, (uint32_t)conn, NULL, 0);
 }
 
@@ -1035,7 +1180,7 @@ static void sock_listen(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, ui
             if (!d->listeners[i].used)
                 l = &d->listeners[i];
     }
-    rc = l ? mpx_eng_listen(d->eng, r->port, req->extkey_policy) : -ENOBUFS;
+    rc = l ? shim_engine_listen(d, r, req->extkey_policy) : -ENOBUFS;
     if (rc < 0) {
         sock_reply(d, cidx, id, rc, 0, NULL, 0);
         return;
@@ -1050,12 +1195,13 @@ static void sock_listen(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, ui
     l->family = r->family;
     l->v6only = (r->flags & MPX_RPC_SOCK_F_V6ONLY) != 0;
     l->local = r->addr;
-    l->extkey_policy = req->extkey_policy ? req->extkey_policy : d->cfg.extkey_policy;
+    l->extkey_policy = req->extkey_policy; /* DEFAULT: `extkey` as it is at each SYN */
     l->psk_len = req->psk_len;
     memcpy(l->psk, req->psk, sizeof(l->psk));
     r->listening = true;
     memset(&ev, 0, sizeof(ev));
     ev.type = MPX_RPC_EV_LISTENER_CREATED;
+    ev.saddr = l->local;
     ev.sport = l->port;
     mpxd_event(d, &ev);
     sock_reply(d, cidx, id, 0, 0, &l->local, l->port);
@@ -1153,23 +1299,25 @@ static bool listener_takes(const struct mpxd_listener *l, const struct mpx_rpc_a
     return true;
 }
 
-static struct mpxd_listener *pick_listener(struct mpxd *d, uint16_t port, uint32_t conn,
+static struct mpxd_listener *pick_listener(struct mpxd *d, const struct mpx_rpc_addr *key,
+                                           uint16_t port, uint32_t conn,
                                            const struct mpx_rpc_conn_info *ci)
 {
     struct mpxd_listener *cand[MPXD_MAX_LISTEN];
     unsigned n = 0;
-    /* specific address first, then the family's own, then dual stack (as
-     * the kernel's listener lookup scores them) */
-    for (int pass = 0; pass < 3 && n == 0; pass++)
-        for (int i = 0; i < MPXD_MAX_LISTEN; i++) {
-            struct mpxd_listener *l = &d->listeners[i];
-            if (!l->used || !l->sock_id || l->port != port ||
-                !listener_takes(l, &ci->remote, &ci->local))
-                continue;
-            if ((pass == 0 && addr_any(&l->local)) || (pass == 1 && l->family != ci->remote.family))
-                continue;
+    /* the engine chose the listener (exact address, then the family's
+     * wildcard, then dual stack, as the kernel scores them): its key names
+     * the app sockets of that (address, port), one or a SO_REUSEPORT group */
+    for (int i = 0; i < MPXD_MAX_LISTEN; i++) {
+        struct mpxd_listener *l = &d->listeners[i];
+        struct mpx_rpc_addr k;
+        if (!l->used || !l->sock_id || l->port != port ||
+            !listener_takes(l, &ci->remote, &ci->local))
+            continue;
+        k = key_of(l);
+        if (key_eq(&k, key))
             cand[n++] = l;
-        }
+    }
     /* SO_REUSEPORT groups: spread connections over the group */
     return n ? cand[conn % n] : NULL;
 }
@@ -1214,7 +1362,8 @@ static int connect_to_listener(struct mpxd_listener *l, uint32_t conn,
 /* An established passive connection to a shim listener: connect an AF_UNIX
  * socket named after it to the app's listening socket (accept() then is the
  * app's own), and bridge it. Backlog full: dropped like a SYN-queue overflow. */
-static void shim_deliver(struct mpxd *d, uint16_t port, uint32_t conn)
+static void shim_deliver(struct mpxd *d, const struct mpx_rpc_addr *key, uint16_t port,
+                         uint32_t conn)
 {
     struct mpx_rpc_conn_info ci;
     struct mpxd_listener *l;
@@ -1223,9 +1372,14 @@ static void shim_deliver(struct mpxd *d, uint16_t port, uint32_t conn)
 
     if (mpx_eng_conn_info(d->eng, conn, &ci, mpxd_now()) < 0)
         return;
-    while ((l = pick_listener(d, port, conn, &ci))) {
+    while ((l = pick_listener(d, key, port, conn, &ci))) {
         fd = connect_to_listener(l, conn, &ci);
         if (fd != -ECONNREFUSED && fd != -ENOENT && fd != -EPERM)
+            break;
+        /* the shim's listen() asks us before its real listen(): a connection
+         * in between finds the socket there but not listening yet. Drop
+         * that one, keep the listener (a gone socket has no name). */
+        if (fd == -ECONNREFUSED && name_alive(l->family, l->sock_id, false))
             break;
         /* the app's listening socket is gone (or not its owner's): forget it */
         mpxd_log(d, MPX_DLOG_INFO, "listener %016llx on port %u gone (%s)",
@@ -1247,7 +1401,7 @@ static void shim_deliver(struct mpxd *d, uint16_t port, uint32_t conn)
     /* blocking: io_uring arms its own poll (check_bridge_fd) */
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     b->server = true;
-    b->extkey_policy = l->extkey_policy;
+    b->extkey_policy = l->extkey_policy ? l->extkey_policy : d->cfg.extkey_policy;
     b->psk_len = l->psk_len;
     memcpy(b->psk, l->psk, sizeof(b->psk));
     d->mib.ShimAccepts++;

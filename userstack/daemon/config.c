@@ -30,6 +30,7 @@ void mpx_dcfg_init(struct mpx_dcfg *cfg)
     cfg->sndbuf = 4u << 20;
     cfg->rcvbuf = 4u << 20;
     cfg->mptcp = true;
+    cfg->pacing = false; /* like the stack's default (mpx_stack_config_default) */
     cfg->extkey_policy = MPX_RPC_EXTKEY_PREFER; /* DESIGN decision 5 */
 }
 
@@ -67,7 +68,9 @@ static int parse_ulong(const char *v, unsigned long long max, unsigned long long
     return 0;
 }
 
-/* Sizes: bytes with an optional K, M or G (powers of 1024). */
+/* Sizes: bytes with an optional K, M or G (powers of 1024), 4096..1G (the
+ * stack's MPX_STACK_BUF_MAX: one connection's buffer, allocated whole). */
+#define SIZE_MAX_BYTES (1ull << 30)
 static int parse_size(const char *v, uint32_t *out)
 {
     char num[32];
@@ -93,7 +96,7 @@ static int parse_size(const char *v, uint32_t *out)
     }
     if (mul != 1)
         num[n - 1] = '\0';
-    if (parse_ulong(num, UINT32_MAX, &x) || x * mul > UINT32_MAX || x * mul < 4096)
+    if (parse_ulong(num, UINT32_MAX, &x) || x * mul > SIZE_MAX_BYTES || x * mul < 4096)
         return -EINVAL;
     *out = (uint32_t)(x * mul);
     return 0;
@@ -250,6 +253,9 @@ enum key_id {
     K_ADDTIMEOUT,
     K_PM,
     K_EXTKEY,
+    K_OFFLOAD,
+    K_KEYLOG,
+    K_PACING,
 };
 
 static const struct {
@@ -269,17 +275,20 @@ static const struct {
     [K_LIMITS] = {"limits", true},
     [K_SCHED] = {"scheduler", true},
     [K_CC] = {"cc", true},
-    /* the stack copies these into its configuration when it is created and
-     * has no setter for them yet: refused at run time rather than stored
-     * without effect */
-    [K_SNDBUF] = {"sndbuf", false},
-    [K_RCVBUF] = {"rcvbuf", false},
-    [K_CSUM] = {"checksum", false},
+    /* like the kernel's sysctls, taken by connections made afterwards
+     * (mpx_stack_set_bufs / mpx_stack_set_checksum) */
+    [K_SNDBUF] = {"sndbuf", true},
+    [K_RCVBUF] = {"rcvbuf", true},
+    [K_CSUM] = {"checksum", true},
+    /* the stack decides at creation whether it is an MPTCP host at all */
     [K_MPTCP] = {"mptcp", false},
     [K_JOINID0] = {"allow-join-initial-addr-port", true},
     [K_ADDTIMEOUT] = {"add-addr-timeout", true},
     [K_PM] = {"path-manager", true},
     [K_EXTKEY] = {"extkey", true},
+    [K_OFFLOAD] = {"offload", false}, /* the TUN is opened with or without vnet headers */
+    [K_KEYLOG] = {"keylog", false},   /* opened once, mode 0600 (keylog.h) */
+    [K_PACING] = {"pacing", true},    /* new connections (mpx_stack_set_pacing) */
 };
 #define N_KEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
@@ -296,6 +305,11 @@ bool mpx_dcfg_key_known(const char *key)
     return key_index(key) >= 0;
 }
 
+const char *mpx_dcfg_key_name(int i)
+{
+    return i >= 0 && i < N_KEYS ? keys[i].name : NULL;
+}
+
 bool mpx_dcfg_key_runtime(const char *key)
 {
     int k = key_index(key);
@@ -308,12 +322,12 @@ static const char *startup_hint(int k)
     switch (k) {
     case K_ENDPOINT:
         return " (use `mptcpext endpoint add`)";
-    case K_SNDBUF:
-    case K_RCVBUF:
-    case K_CSUM:
     case K_MPTCP:
         return " (the stack takes it when mptcpextd starts: put it in the config file or on "
                "the command line and restart)";
+    case K_OFFLOAD:
+        return " (the TUN is opened with or without vnet headers when mptcpextd starts: put "
+               "it in the config file or on the command line and restart)";
     default:
         return "";
     }
@@ -341,7 +355,7 @@ static int set_misc(struct mpx_dcfg *cfg, int k, const char *v, char *err, size_
     case K_SNDBUF:
     case K_RCVBUF:
         if (parse_size(v, k == K_SNDBUF ? &cfg->sndbuf : &cfg->rcvbuf))
-            ERR(-EINVAL, "%s: expected a size of at least 4096 bytes (K/M/G), got \"%s\"",
+            ERR(-EINVAL, "%s: expected a size from 4096 bytes to 1G (K/M/G suffixes), got \"%s\"",
                 keys[k].name, v);
         return 0;
     case K_ADDTIMEOUT:
@@ -370,8 +384,12 @@ static int set_bool_key(struct mpx_dcfg *cfg, int k, const char *v, char *err, s
         ERR(-EINVAL, "%s: expected on or off, got \"%s\"", keys[k].name, v);
     if (k == K_CSUM)
         cfg->checksum = b;
+    else if (k == K_OFFLOAD)
+        cfg->offload = b;
     else if (k == K_MPTCP)
         cfg->mptcp = b;
+    else if (k == K_PACING)
+        cfg->pacing = b;
     else
         cfg->pm.allow_join_initial_addr_port = b;
     return 0;
@@ -409,6 +427,8 @@ int mpx_dcfg_set(struct mpx_dcfg *cfg, const char *key, const char *v, char *err
         return set_string(cfg->pcap, sizeof(cfg->pcap), key, v, err, errcap);
     case K_EVENTS:
         return set_string(cfg->events, sizeof(cfg->events), key, v, err, errcap);
+    case K_KEYLOG:
+        return set_string(cfg->keylog, sizeof(cfg->keylog), key, v, err, errcap);
     case K_ENDPOINT:
         return set_endpoint(cfg, v, err, errcap);
     case K_LIMITS:
@@ -416,6 +436,8 @@ int mpx_dcfg_set(struct mpx_dcfg *cfg, const char *key, const char *v, char *err
     case K_CSUM:
     case K_MPTCP:
     case K_JOINID0:
+    case K_OFFLOAD:
+    case K_PACING:
         return set_bool_key(cfg, k, v, err, errcap);
     default:
         return set_misc(cfg, k, v, err, errcap);
@@ -571,6 +593,9 @@ int mpx_dcfg_get(const struct mpx_dcfg *cfg, const char *key, char *buf, size_t 
     case K_EVENTS:
         snprintf(buf, cap, "%s", cfg->events);
         break;
+    case K_KEYLOG:
+        snprintf(buf, cap, "%s", cfg->keylog);
+        break;
     case K_EVENTS_IVL:
         snprintf(buf, cap, "%u", cfg->events_interval_ms);
         break;
@@ -611,6 +636,12 @@ int mpx_dcfg_get(const struct mpx_dcfg *cfg, const char *key, char *buf, size_t 
         break;
     case K_EXTKEY:
         snprintf(buf, cap, "%s", extkey_names[cfg->extkey_policy]);
+        break;
+    case K_OFFLOAD:
+        snprintf(buf, cap, "%s", cfg->offload ? "on" : "off");
+        break;
+    case K_PACING:
+        snprintf(buf, cap, "%s", cfg->pacing ? "on" : "off");
         break;
     }
     return 0;

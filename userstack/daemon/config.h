@@ -16,19 +16,25 @@
  *   log-level error|warn|info|debug        [run time]
  *   pcap FILE               every packet sent and received
  *   events FILE             JSON-lines event log
+ *   keylog FILE             secrets of every connection (mode 0600; keylog.h) [start]
  *   events-interval MS      per-subflow byte counters period (default 100, 0 = off)
  *   endpoint ARGS           like `ip mptcp endpoint add ARGS` (repeatable)
  *   limits ARGS             like `ip mptcp limits set ARGS`
  *   scheduler default|redundant|roundrobin  [run time: new and running conns]
  *   cc cubic|reno|lia       congestion control [run time: new conns]
- *   sndbuf SIZE, rcvbuf SIZE  connection buffers (K/M/G suffixes, >= 4096) [start]
- *   checksum on|off         offer DSS checksums [start]
+ *   sndbuf SIZE, rcvbuf SIZE  connection buffers (K/M/G suffixes, 4096..1G)
+ *                           [run time: new conns]
+ *   checksum on|off         offer DSS checksums [run time: new conns]
  *   mptcp on|off            off: plain TCP (net.mptcp.enabled=0) [start]
  *   allow-join-initial-addr-port on|off     [run time]
  *   add-addr-timeout SECONDS                [run time]
  *   path-manager kernel|userspace           [run time: new conns]
  *   extkey never|prefer|require   external-key policy [run time: new active
- *                           opens; the responder's answer is fixed at start]
+ *                           opens, and SYNs to listeners without a policy of
+ *                           their own]
+ *   offload on|off          TUN offloads: TSO super-segments out, GRO'd ones in,
+ *                           partial checksums (IFF_VNET_HDR + TUNSETOFFLOAD) [start]
+ *   pacing on|off           TCP pacing (Linux rates), default off [run time: new conns]
  *
  * Errors never abort: every bad line gives "FILE:LINE: message".
  */
@@ -68,12 +74,16 @@ struct mpx_dcfg {
     int log_level; /* enum mpx_dcfg_log */
     char pcap[MPX_DCFG_PATH_MAX];
     char events[MPX_DCFG_PATH_MAX];
+    char keylog[MPX_DCFG_PATH_MAX]; /* "" = none */
     unsigned events_interval_ms;
     struct mpx_pm_cfg pm; /* endpoints and limits */
     char scheduler[32];
     char cc[32];
     uint32_t sndbuf, rcvbuf;
     bool checksum, mptcp;
+    bool offload;          /* TUN segmentation/checksum offload (vnet headers, TSO, GRO) */
+    bool pacing;           /* TCP pacing of the subflows (tcp.h cfg.pacing) */
+    unsigned tun_mtu;      /* the TUN's MTU when opened (main.c), 0: the stack default */
     uint8_t extkey_policy; /* enum mpx_rpc_extkey, never DEFAULT */
     bool running;          /* after start: startup-only keys are refused */
 };
@@ -97,6 +107,8 @@ int mpx_dcfg_get(const struct mpx_dcfg *cfg, const char *key, char *buf, size_t 
 /* Does |key| exist? May it change at run time (`mptcpext set`)? */
 bool mpx_dcfg_key_known(const char *key);
 bool mpx_dcfg_key_runtime(const char *key);
+/* The i-th key (0..), NULL past the last: `mptcpext get` lists them all. */
+const char *mpx_dcfg_key_name(int i);
 
 /* Conversions between the RPC endpoint and the PM's. */
 void mpx_dcfg_endp_to_pm(const struct mpx_rpc_endp *in, struct mpx_pm_endpoint *out);

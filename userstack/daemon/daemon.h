@@ -64,7 +64,8 @@ static inline uint32_t mpxd_idx(uint16_t slot, uint16_t gen)
     X(ShimAccepts)                                                                                 \
     X(ShimRejected)                                                                                \
     X(ShimSetopts)                                                                                 \
-    X(ShimSetoptFail)
+    X(ShimSetoptFail)                                                                              \
+    X(ConfigRejected)
 
 struct mpxd_mib {
 #define MPXD_MIB_FIELD(n) uint64_t n;
@@ -137,7 +138,7 @@ struct mpxd_listener {
     uid_t uid;
     uint32_t owner; /* client mpxd_idx */
     int notify_fd;
-    uint8_t extkey_policy;
+    uint8_t extkey_policy; /* MPX_RPC_EXTKEY_*; DEFAULT: the daemon's `extkey` at each SYN */
     uint16_t psk_len;
     uint8_t psk[MPX_RPC_PSK_MAX];
     uint32_t queue[MPXD_ACCEPT_QUEUE]; /* established, not accepted */
@@ -148,7 +149,7 @@ struct mpxd_listener {
     uint64_t sock_id;
     uint8_t family; /* 4 or 6, of the app's socket */
     bool v6only;
-    struct mpx_rpc_addr local;
+    struct mpx_rpc_addr local; /* CLI: LISTEN's (family 0: every address); shim: bound */
 };
 
 /* The shim's bind reservations and kept connect errors (bridge.c). */
@@ -185,6 +186,7 @@ struct mpxd {
     bool stop, loop_ok;
     struct mpxd_client clients[MPXD_MAX_CLIENTS];
     struct mpxd_bridge *bridges; /* MPXD_MAX_BRIDGES */
+    int bridges_hi;              /* slots below this may be in use (the pump's bound) */
     struct mpxd_listener listeners[MPXD_MAX_LISTEN];
     struct mpxd_sockres *socks; /* MPXD_MAX_SOCKS */
     struct mpxd_sockerr sockerrs[MPXD_MAX_SOCKERR];
@@ -215,7 +217,7 @@ void mpxd_bridge_connect(struct mpxd *d, uint32_t cidx, uint32_t id,
                          const struct mpx_rpc_connect *req, int fd);
 void mpxd_listen(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_listen *req,
                  int notify_fd);
-void mpxd_unlisten(struct mpxd *d, uint32_t cidx, uint32_t id, uint16_t port);
+void mpxd_unlisten(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_listen *req);
 void mpxd_accept(struct mpxd *d, uint32_t cidx, uint32_t id, const struct mpx_rpc_accept *req,
                  int fd);
 /* The shim's SOCK_* requests (|fd| is the daemon's, or -1). */

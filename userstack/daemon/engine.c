@@ -13,6 +13,7 @@
 
 #include "cc.h"
 #include "err.h"
+#include "keylog.h"
 #include "mptcp_stack.h"
 #include "uring_loop.h"
 
@@ -24,7 +25,22 @@ struct mpx_eng {
      * and net.ipv4.tcp_congestion_control */
     char scheduler[32];
     char cc[32];
+    int keylog_fd; /* --keylog FILE, -1 if none (keylog.h) */
 };
+
+/* --keylog: |conn|'s RFC 8684 keys (|ext| false) or its newest external
+ * key into the key-log file, and nowhere else (DESIGN decision 6). */
+static void keylog_conn(const struct mpx_eng *e, uint32_t conn, bool ext)
+{
+    struct mpx_conn_secrets s;
+    if (e->keylog_fd < 0 || mpx_conn_get_secrets(e->st, conn, &s) < 0)
+        return;
+    if (!ext && s.rfc8684)
+        mpx_keylog_keys(e->keylog_fd, s.ltoken, s.lkey, s.rkey);
+    if (ext && s.ext)
+        mpx_keylog_extkey(e->keylog_fd, s.ltoken, s.rtoken, s.key, s.key_len);
+    explicit_bzero(&s, sizeof(s));
+}
 
 /* The daemon-wide settings onto a new connection. */
 static void conn_defaults(struct mpx_eng *e, uint32_t conn, uint64_t now)
@@ -104,6 +120,7 @@ struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
+    e->keylog_fd = -1;
     mpx_stack_config_default(&sc);
     sc.mptcp_enabled = cfg->mptcp;
     sc.checksum = cfg->checksum;
@@ -112,6 +129,15 @@ struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap
     sc.rcvbuf = cfg->rcvbuf;
     sc.max_subflows = cfg->pm.limit_subflows; /* `limits subflows`: extra subflows */
     sc.tcp.cc = mpx_cc_find(cfg->cc);
+    /* offload: TSO super segments of up to ~64 KB (the TUN segments them;
+     * tcp_output caps a payload at 65000 so that headers fit 64 KB) */
+    sc.tcp.max_seg = cfg->offload ? 65000 : 0;
+    sc.tcp.tso_csum_partial = cfg->offload; /* main.c writes them with NEEDS_CSUM */
+    sc.tcp.pacing = cfg->pacing;
+    /* the MSS we announce and the largest segment we send follow the
+     * interface, like Linux's advmss = dev MTU - 40 (576: RFC 1122 floor) */
+    if (cfg->tun_mtu >= 576)
+        sc.tcp.mtu = cfg->tun_mtu;
     sc.rand = rand64;
     sc.rand_ctx = NULL;
     /* DESIGN decision 5: the configured policy (default prefer) is also the
@@ -135,6 +161,11 @@ struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap
         mpx_eng_free(e);
         return NULL;
     }
+    if (cfg->keylog[0] && (e->keylog_fd = mpx_keylog_open(cfg->keylog)) < 0) {
+        snprintf(err, errcap, "keylog %s: %s", cfg->keylog, strerror(-e->keylog_fd));
+        mpx_eng_free(e);
+        return NULL;
+    }
     for (unsigned i = 0; i < cfg->n_addrs; i++) {
         struct mpx_addr a = to_addr(&cfg->addrs[i]);
         int rc = mpx_stack_add_local(e->st, &a);
@@ -154,12 +185,23 @@ void mpx_eng_free(struct mpx_eng *e)
     if (!e)
         return;
     mpx_stack_free(e->st);
+    mpx_keylog_close(e->keylog_fd);
     free(e);
 }
 
 void mpx_eng_input(struct mpx_eng *e, const uint8_t *pkt, size_t len, uint64_t now)
 {
     mpx_stack_input(e->st, pkt, len, now);
+}
+
+void mpx_eng_input_ex(struct mpx_eng *e, const uint8_t *pkt, size_t len, bool csum_ok, uint64_t now)
+{
+    mpx_stack_input_flags(e->st, pkt, len, csum_ok ? MPX_STACK_IN_CSUM_OK : 0, now);
+}
+
+unsigned mpx_eng_out_gso(const struct mpx_eng *e)
+{
+    return mpx_stack_out_gso(e->st);
 }
 
 int mpx_eng_output(struct mpx_eng *e, uint8_t *out, size_t cap, uint64_t now)
@@ -209,6 +251,8 @@ int mpx_eng_poll_event(struct mpx_eng *e, struct mpx_rpc_event *ev, bool *wake)
         ev->backup = se.backup ? 1 : 0;
         if (mpx_conn_get_info(e->st, se.conn, &ci) == 0)
             ev->token = ci.local_token;
+        if (se.type == MPX_SEV_CONN_ESTABLISHED)
+            keylog_conn(e, se.conn, false);
         if (se.type == MPX_SEV_ANNOUNCED) {
             ev->daddr = from_addr(&se.addr);
             ev->dport = se.port;
@@ -243,23 +287,40 @@ long mpx_eng_connect_ext(struct mpx_eng *e, const struct mpx_rpc_addr *local,
     return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
 }
 
-int mpx_eng_listen(struct mpx_eng *e, uint16_t port, uint8_t extkey_policy)
+/* The listener's address for the stack: family 0 = every address. */
+static const struct mpx_addr *listen_addr(const struct mpx_rpc_addr *local, struct mpx_addr *buf)
 {
-    uint8_t p = extkey_policy ? extkey_policy : e->extkey_policy;
-    int rc = mpx_stack_listen_ext(e->st, port, ext_policy(p));
-    /* a second listener on the port (a SO_REUSEPORT group) shares the
-     * engine's: the first one's policy answers the SYNs */
-    return rc == MPX_ERR_EXIST ? 0 : mpx_rpc_errno(rc);
+    if (!local || !local->family)
+        return NULL;
+    *buf = to_addr(local);
+    return buf;
 }
 
-void mpx_eng_unlisten(struct mpx_eng *e, uint16_t port)
+int mpx_eng_listen_addr(struct mpx_eng *e, const struct mpx_rpc_addr *local, uint16_t port,
+                        uint32_t flags, uint8_t extkey_policy)
 {
-    mpx_stack_unlisten(e->st, port); /* MPX_ERR_NOENT: already gone */
+    struct mpx_addr a;
+    uint32_t f = (flags & MPX_ENG_LISTEN_V6ONLY ? MPX_LISTEN_V6ONLY : 0) |
+                 (flags & MPX_ENG_LISTEN_REUSEPORT ? MPX_LISTEN_REUSEPORT : 0);
+    /* DEFAULT follows `extkey` as it is when each SYN arrives (the
+     * listener reads the host setting, like a sysctl) */
+    if (!extkey_policy)
+        f |= MPX_LISTEN_HOST_POLICY;
+    int rc =
+        mpx_stack_listen_addr(e->st, listen_addr(local, &a), port, f, ext_policy(extkey_policy));
+    return rc == MPX_ERR_EXIST ? -EADDRINUSE : mpx_rpc_errno(rc);
 }
 
-long mpx_eng_accept(struct mpx_eng *e, uint16_t port)
+void mpx_eng_unlisten_addr(struct mpx_eng *e, const struct mpx_rpc_addr *local, uint16_t port)
 {
-    long rc = mpx_stack_accept(e->st, port);
+    struct mpx_addr a;
+    mpx_stack_unlisten_addr(e->st, listen_addr(local, &a), port); /* NOENT: already gone */
+}
+
+long mpx_eng_accept_addr(struct mpx_eng *e, const struct mpx_rpc_addr *local, uint16_t port)
+{
+    struct mpx_addr a;
+    long rc = mpx_stack_accept_addr(e->st, listen_addr(local, &a), port);
     if (rc > 0) /* no data went out yet: the server speaks after accept */
         conn_defaults(e, (uint32_t)rc, mpx_uloop_now_ns());
     return rc < 0 ? mpx_rpc_errno((int)rc) : rc;
@@ -318,6 +379,8 @@ int mpx_eng_set_key(struct mpx_eng *e, uint32_t conn, const void *key, size_t le
     if (rc)
         return rc;
     rc = mpx_conn_set_key(e->st, conn, key, len, now);
+    if (rc == 0)
+        keylog_conn(e, conn, true);
     return rc == MPX_ERR_STATE ? -EALREADY : mpx_rpc_errno(rc);
 }
 
@@ -327,12 +390,16 @@ int mpx_eng_set_psk(struct mpx_eng *e, uint32_t conn, const void *psk, size_t le
     if (rc)
         return rc;
     rc = mpx_conn_set_psk(e->st, conn, psk, len, now);
+    if (rc == 0)
+        keylog_conn(e, conn, true);
     return rc == MPX_ERR_STATE ? -EALREADY : mpx_rpc_errno(rc);
 }
 
 int mpx_eng_rotate_key(struct mpx_eng *e, uint32_t conn, uint64_t now)
 {
     int rc = mpx_conn_rotate_key(e->st, conn, now);
+    if (rc == 0)
+        keylog_conn(e, conn, true);
     if (rc == MPX_ERR_STATE)
         return -EOPNOTSUPP;   /* no active key, or the previous rotation is not done */
     return mpx_rpc_errno(rc); /* MPX_ERR_AGAIN: the old key is in its grace period */
@@ -470,6 +537,9 @@ int mpx_eng_conn_setopt(struct mpx_eng *e, const struct mpx_rpc_setopt *o, uint6
     case MPX_RPC_SO_TTL:
         rc = mpx_conn_set_ip(e->st, c, -1, v);
         break;
+    case MPX_RPC_SO_SYNCNT:
+        rc = mpx_conn_set_syn_retries(e->st, c, v);
+        break;
     default:
         return -ENOPROTOOPT;
     }
@@ -509,6 +579,7 @@ int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_con
     out->send_queued = ci.send_queued;
     out->recv_ready = ci.recv_ready;
     fill_opts_mpinfo(e, conn, &ci, out, now);
+    mpx_conn_get_bufs(e->st, conn, &out->sndbuf, &out->rcvbuf);
     n = mpx_conn_get_subflows(e->st, conn, sfs, MPX_RPC_SF_MAX, now);
     if (n < 0)
         n = 0;
@@ -613,6 +684,14 @@ void mpx_eng_counters(const struct mpx_eng *e, mpx_eng_counter_fn fn, void *arg)
     TCP_COUNTER(InDropBadAck)
     TCP_COUNTER(InDropOutOfWindow)
 #undef TCP_COUNTER
+    /* ICMP: the names are complete (Icmp*, Icmp6*, TcpExt*, Mpx*) */
+    const struct mpx_icmp_mib *im = mpx_stack_icmp_mib(e->st);
+    names = mpx_icmp_mib_names(&n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)im + names[i].offset, sizeof(v));
+        fn(arg, names[i].name, v);
+    }
 }
 
 /* The id of the endpoint |ep| names: its id, else its address (and port
@@ -688,15 +767,22 @@ void mpx_eng_config_changed(struct mpx_eng *e, const struct mpx_dcfg *cfg, const
         pc->pm_type = cfg->pm.pm_type; /* taken by new connections */
     else if (!strcmp(what, "allow-join-initial-addr-port"))
         pc->allow_join_initial_addr_port = cfg->pm.allow_join_initial_addr_port;
-    else if (!strcmp(what, "extkey"))
-        e->extkey_policy = cfg->extkey_policy; /* new active opens; the responder's
-                                                  side is fixed at start (no setter) */
-    else if (!strcmp(what, "limits"))
+    else if (!strcmp(what, "extkey")) {
+        /* new active opens, and SYNs to the listeners that did not choose
+         * a policy of their own (they read the stack's at each SYN) */
+        e->extkey_policy = cfg->extkey_policy;
+        mpx_stack_set_ext_policy(e->st, ext_policy(cfg->extkey_policy));
+    } else if (!strcmp(what, "limits"))
         mpx_pm_limits_set(pc, cfg->pm.limit_subflows, cfg->pm.limit_add_addr_accepted);
     else if (!strcmp(what, "scheduler")) /* new connections; rpcsrv.c switches the others */
         snprintf(e->scheduler, sizeof(e->scheduler), "%s", cfg->scheduler);
     else if (!strcmp(what, "cc")) /* new connections, like tcp_congestion_control */
         snprintf(e->cc, sizeof(e->cc), "%s", cfg->cc);
-    /* sndbuf/rcvbuf, checksum, mptcp: startup-only (config.c) until the
-     * stack can change them (see the issue-6 report) */
+    else if (!strcmp(what, "sndbuf") || !strcmp(what, "rcvbuf"))
+        mpx_stack_set_bufs(e->st, cfg->sndbuf, cfg->rcvbuf); /* new connections; range checked */
+    else if (!strcmp(what, "checksum")) /* new connections, like net.mptcp.checksum_enabled */
+        mpx_stack_set_checksum(e->st, cfg->checksum);
+    else if (!strcmp(what, "pacing")) /* new connections */
+        mpx_stack_set_pacing(e->st, cfg->pacing);
+    /* mptcp (net.mptcp.enabled) stays startup-only (config.c) */
 }

@@ -21,8 +21,15 @@ struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap
 void mpx_eng_free(struct mpx_eng *e);
 
 void mpx_eng_input(struct mpx_eng *e, const uint8_t *pkt, size_t len, uint64_t now);
+/* |csum_ok|: the TUN says the packet is intact (offloads: partial or
+ * already verified checksum); it may be a GRO'd super segment. */
+void mpx_eng_input_ex(struct mpx_eng *e, const uint8_t *pkt, size_t len, bool csum_ok,
+                      uint64_t now);
 /* Next packet: length, 0 when none, or -ENOBUFS. */
 int mpx_eng_output(struct mpx_eng *e, uint8_t *out, size_t cap, uint64_t now);
+/* For the packet mpx_eng_output() just gave: 0, or the segment payload
+ * (gso_size) of a TSO super segment (only with `offload on`). */
+unsigned mpx_eng_out_gso(const struct mpx_eng *e);
 uint64_t mpx_eng_next_deadline(const struct mpx_eng *e);
 void mpx_eng_on_timer(struct mpx_eng *e, uint64_t now);
 
@@ -37,13 +44,21 @@ long mpx_eng_connect(struct mpx_eng *e, const struct mpx_rpc_addr *local,
 long mpx_eng_connect_ext(struct mpx_eng *e, const struct mpx_rpc_addr *local,
                          const struct mpx_rpc_addr *remote, uint16_t port, uint8_t extkey_policy,
                          uint64_t now);
-/* Listen on |port| with an MPX_RPC_EXTKEY_* policy (DEFAULT: the
- * daemon's); unlisten when the last app listener of the port is gone:
- * later SYNs are refused (RST) like the kernel's. */
-int mpx_eng_listen(struct mpx_eng *e, uint16_t port, uint8_t extkey_policy);
-void mpx_eng_unlisten(struct mpx_eng *e, uint16_t port);
-/* Next established connection on |port|, or -EAGAIN. */
-long mpx_eng_accept(struct mpx_eng *e, uint16_t port);
+/* Listeners on one address (|local| family 0: every address; an all-zero
+ * address: every one of its family; [::] takes IPv4 too unless V6ONLY),
+ * like bound kernel sockets: a SYN goes to the exact address's listener,
+ * else the wildcard's (mpx_stack_listen_addr); with none, later SYNs are
+ * refused (RST) like the kernel's. extkey (MPX_RPC_EXTKEY_*) DEFAULT: the
+ * daemon's `extkey` as it is when each SYN arrives. -EADDRINUSE when the
+ * (address, port) overlaps a listener (unless both REUSEPORT) or is one.
+ * The daemon unlistens when the last app listener of the key is gone. */
+#define MPX_ENG_LISTEN_V6ONLY    0x1u
+#define MPX_ENG_LISTEN_REUSEPORT 0x2u
+int mpx_eng_listen_addr(struct mpx_eng *e, const struct mpx_rpc_addr *local, uint16_t port,
+                        uint32_t flags, uint8_t extkey_policy);
+void mpx_eng_unlisten_addr(struct mpx_eng *e, const struct mpx_rpc_addr *local, uint16_t port);
+/* Next established connection of the listener (local, port), or -EAGAIN. */
+long mpx_eng_accept_addr(struct mpx_eng *e, const struct mpx_rpc_addr *local, uint16_t port);
 long mpx_eng_send(struct mpx_eng *e, uint32_t conn, const void *buf, size_t len, uint64_t now);
 /* Bytes, 0 at end of stream, -EAGAIN, or an error. */
 long mpx_eng_recv(struct mpx_eng *e, uint32_t conn, void *buf, size_t len, uint64_t now);

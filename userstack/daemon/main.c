@@ -51,10 +51,11 @@ static void usage(FILE *f)
             "  --KEY VALUE         any setting of the config file, e.g.\n"
             "      --tun mptcp0 --tun-mode attach|create|auto --addr 10.1.1.2 --addr 10.1.2.2\n"
             "      --socket PATH --name NAME --pcap FILE --events FILE --events-interval MS\n"
+            "      --keylog FILE (connection secrets, mode 0600: for research only)\n"
             "      --endpoint '10.1.2.2 id 2 subflow' --limits 'subflows 2 add_addr_accepted 2'\n"
             "      --scheduler default|redundant|roundrobin --cc cubic|reno|lia\n"
-            "      --sndbuf 4M --rcvbuf 4M --checksum on|off --mptcp on|off\n"
-            "      --extkey never|prefer|require --path-manager kernel|userspace\n"
+            "      --sndbuf 4M --rcvbuf 4M --checksum on|off --mptcp on|off --offload on|off\n"
+            "      --extkey never|prefer|require --path-manager kernel|userspace --pacing on|off\n"
             "  Default socket: %s/<netns name or --name>.sock\n",
             MPX_RPC_SOCK_DIR);
 }
@@ -121,6 +122,12 @@ static int open_tun(struct mpxd *d)
     struct mpx_tun_opts o = {.name = d->cfg.tun, .flags = MPX_TUN_F_UP};
     int rc = -ENODEV;
 
+    if (d->cfg.offload) {
+        /* vnet headers: TSO super segments out (one write per ~64 KB
+         * instead of per 1.5 KB), GRO'd ones and partial checksums in */
+        o.flags |= MPX_TUN_F_VNET_HDR;
+        o.offload = MPX_TUN_OFF_CSUM | MPX_TUN_OFF_TSO4 | MPX_TUN_OFF_TSO6;
+    }
     if (d->cfg.tun_mode != MPX_DCFG_TUN_CREATE) {
         o.flags |= MPX_TUN_F_ATTACH;
         rc = mpx_tun_open(&d->tun, &d->loop, &o);
@@ -132,8 +139,11 @@ static int open_tun(struct mpxd *d)
         mpxd_log(d, MPX_DLOG_ERROR, "TUN %s: %s", d->cfg.tun, strerror(-rc));
         return rc;
     }
-    mpxd_log(d, MPX_DLOG_INFO, "TUN %s (ifindex %d) open", mpx_tun_name(d->tun),
-             mpx_tun_ifindex(d->tun));
+    rc = mpx_tun_get_mtu(d->tun);
+    /* (a larger MTU set on the device than our buffers hold is not used) */
+    d->cfg.tun_mtu = rc > 0 && (size_t)rc <= mpx_tun_buf_size(d->tun) ? (unsigned)rc : 0;
+    mpxd_log(d, MPX_DLOG_INFO, "TUN %s (ifindex %d, MTU %d) open", mpx_tun_name(d->tun),
+             mpx_tun_ifindex(d->tun), rc);
     return 0;
 }
 
@@ -144,7 +154,24 @@ static void on_packet(void *arg, struct mpx_tun_pkt *pkt)
     d->mib.TunRxPkts++;
     if (d->pcap)
         mpx_pcap_write(d->pcap, now + d->rt_offset, pkt->data, pkt->len);
-    mpx_eng_input(d->eng, pkt->data, pkt->len, now);
+    /* offloads: a NEEDS_CSUM packet carries only the pseudo-header sum
+     * (the kernel never computed the rest: it is in memory, intact), a
+     * DATA_VALID one was checked by the kernel */
+    mpx_eng_input_ex(d->eng, pkt->data, pkt->len,
+                     (pkt->vnet.flags & (MPX_VNET_F_NEEDS_CSUM | MPX_VNET_F_DATA_VALID)) != 0, now);
+}
+
+/* Queue the write of the packet the engine just put in transmit buffer
+ * |id|: a super segment goes out as one TSO write (vnet header with
+ * gso_size, partial checksum), the others as they are. */
+static int tun_send(struct mpxd *d, uint32_t id, uint8_t *buf, size_t n)
+{
+    struct mpx_vnet_hdr vh;
+    unsigned gso = mpx_eng_out_gso(d->eng);
+    if (gso && mpx_tun_hdr_len(d->tun) && gso <= 0xffff &&
+        mpx_vnet_tso_prepare(buf, n, (uint16_t)gso, &vh) == 0)
+        return mpx_tun_tx_send(d->tun, id, n, &vh);
+    return mpx_tun_tx_send(d->tun, id, n, NULL);
 }
 
 /* Everything the stack wants to send, straight into TUN transmit buffers. */
@@ -169,7 +196,7 @@ static void flush_output(struct mpxd *d)
         }
         if (d->pcap)
             mpx_pcap_write(d->pcap, mpxd_now() + d->rt_offset, buf, (size_t)n);
-        if (mpx_tun_tx_send(d->tun, id, (size_t)n, NULL) < 0) {
+        if (tun_send(d, id, buf, (size_t)n) < 0) {
             mpx_tun_tx_cancel(d->tun, id);
             d->mib.TunTxBusy++;
             return;

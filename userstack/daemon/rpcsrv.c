@@ -212,6 +212,21 @@ static void req_opt(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc_
     struct mpx_rpc_opt out;
     int rc;
 
+    if (h->type == MPX_RPC_OPT_GET && !strcmp(o->key, "*")) {
+        /* every setting, live (`mptcpext get`): OPT messages, then END */
+        struct mpx_rpc_status end;
+        const char *k;
+        for (int i = 0; (k = mpx_dcfg_key_name(i)); i++) {
+            memset(&out, 0, sizeof(out));
+            snprintf(out.key, sizeof(out.key), "%s", k);
+            mpx_dcfg_get(&d->cfg, k, out.value, sizeof(out.value));
+            if (!mpxd_rpc_send(d, cidx, MPX_RPC_OPT, h->id, &out, sizeof(out)))
+                return;
+        }
+        memset(&end, 0, sizeof(end));
+        mpxd_rpc_send(d, cidx, MPX_RPC_END, h->id, &end, sizeof(end));
+        return;
+    }
     if (h->type == MPX_RPC_OPT_GET) {
         memset(&out, 0, sizeof(out));
         memcpy(out.key, o->key, sizeof(out.key));
@@ -230,6 +245,11 @@ static void req_opt(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc_
         if (!strcmp(o->key, "scheduler"))
             mpxd_conns_foreach(d, sched_one, NULL);
         mpxd_log(d, MPX_DLOG_INFO, "set %s %s", o->key, o->value);
+    } else {
+        /* nothing changed; the operator sees why here and in the reply */
+        d->mib.ConfigRejected++;
+        mpxd_log(d, MPX_DLOG_WARN, "set %s %s by uid %u refused: %s", o->key, o->value,
+                 (unsigned)c->uid, err);
     }
     mpxd_rpc_status(d, cidx, h->id, rc, "%s", rc ? err : "");
 }
@@ -250,8 +270,9 @@ static void list_one(struct mpxd *d, void *arg, uint32_t conn, uid_t uid, uint32
         return;
     if (l) {
         memset(&ci, 0, sizeof(ci));
+        ci.local = l->local; /* family 0: every address */
         ci.lport = l->port;
-        ci.extkey_policy = l->extkey_policy;
+        ci.extkey_policy = l->extkey_policy ? l->extkey_policy : d->cfg.extkey_policy;
     } else if (mpx_eng_conn_info(d->eng, conn, &ci, mpxd_now()) < 0) {
         return;
     }
@@ -507,7 +528,7 @@ static void dispatch(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc
         fd = -1;
         break;
     case MPX_RPC_UNLISTEN:
-        mpxd_unlisten(d, cidx, h->id, ((const struct mpx_rpc_listen *)body)->port);
+        mpxd_unlisten(d, cidx, h->id, body);
         break;
     case MPX_RPC_ACCEPT:
         mpxd_accept(d, cidx, h->id, body, fd);

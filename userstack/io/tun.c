@@ -376,6 +376,14 @@ int mpx_tun_set_mtu(struct mpx_tun *t, unsigned mtu)
     return if_ioctl(t->name, SIOCSIFMTU, &ifr);
 }
 
+int mpx_tun_get_mtu(const struct mpx_tun *t)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    int ret = if_ioctl(t->name, SIOCGIFMTU, &ifr);
+    return ret < 0 ? ret : ifr.ifr_mtu;
+}
+
 int mpx_tun_set_up(struct mpx_tun *t, bool up)
 {
     struct ifreq ifr;

@@ -132,6 +132,8 @@ size_t mpx_tun_buf_size(const struct mpx_tun *t);  /* max packet bytes per buffe
 const struct mpx_tun_stats *mpx_tun_stats(const struct mpx_tun *t);
 
 int mpx_tun_set_mtu(struct mpx_tun *t, unsigned mtu);
+/* The interface MTU now (SIOCGIFMTU), or -errno. */
+int mpx_tun_get_mtu(const struct mpx_tun *t);
 int mpx_tun_set_up(struct mpx_tun *t, bool up);
 /* TUNSETOFFLOAD; -EINVAL without MPX_TUN_F_VNET_HDR. */
 int mpx_tun_set_offload(struct mpx_tun *t, unsigned offload);
