@@ -134,6 +134,12 @@ static uint32_t seg_limit(void *ctx, uint32_t data_off, uint32_t len)
     if (tso && (sf->msk->csum || (sf->client && !sf->join && !sf->fully_est && data_off == 0) ||
                 (sf->tcp->shut_wr && data_off + len == sf->tx_off)))
         return map_unit(sf);
+    /* ...and is cut into pieces of map_unit() (the mapping's DSS is on
+     * each): a length sized in DATA_ACK-only units would leave a tail
+     * segment of a few bytes per super segment, a packet (~100 bytes of
+     * headers) that a rate-limited bottleneck must carry too */
+    if (tso && len % map_unit(sf))
+        len = len / map_unit(sf) * map_unit(sf);
     /* the payload was sized for a DATA_ACK-only DSS: make room (a super
      * segment is cut to the MSS with its real options instead) */
     if (small_reserve(sf) && !tso && (sf->msk->csum || map_wanted(sf, mp, data_off, len))) {
@@ -542,16 +548,23 @@ static uint32_t seg_unit(const struct mpx_sf *sf)
     return c->mss_base > opt + 64 ? c->mss_base - opt : 64;
 }
 
+/* TSO on (cfg.max_seg): every segment cut from a super segment carries
+ * the mapping (seg_limit), so whole segments hold map_unit() bytes. */
+static bool tso_on(const struct mpx_sf *sf)
+{
+    return sf->tcp->cfg.max_seg > seg_unit(sf);
+}
+
 uint32_t mpx_sf_unit(const struct mpx_sf *sf)
 {
-    return sf->msk->csum ? map_unit(sf) : seg_unit(sf);
+    return sf->msk->csum || tso_on(sf) ? map_unit(sf) : seg_unit(sf);
 }
 
 /* Bytes a mapping's first segment gives up (elision), so that a mapping
  * of L bytes ends on a segment boundary when (L + hdr) % unit == 0. */
 static uint32_t map_hdr(const struct mpx_sf *sf)
 {
-    return elide(sf) ? seg_unit(sf) - map_unit(sf) : 0;
+    return elide(sf) && !tso_on(sf) ? seg_unit(sf) - map_unit(sf) : 0;
 }
 
 /* Whether bytes at |dsn| pushed now extend the last tx mapping. */

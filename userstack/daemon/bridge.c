@@ -52,10 +52,35 @@ static struct mpxd_bridge *bridge_get(struct mpxd *d, uint32_t idx)
     return &d->bridges[slot];
 }
 
+static unsigned conn_bucket(uint32_t conn)
+{
+    return (conn * 2654435761u) >> 22 & (MPXD_CONN_HASH - 1);
+}
+
+/* Bridges with a connection (CONNECTING, OPEN) are in d->conn_hash: one
+ * lookup per stack event and per RPC instead of a walk of all 1024 slots. */
+static void hash_add(struct mpxd *d, struct mpxd_bridge *b)
+{
+    uint16_t *head = &d->conn_hash[conn_bucket(b->conn)];
+    b->hnext = *head;
+    *head = (uint16_t)(b - d->bridges + 1);
+}
+
+static void hash_del(struct mpxd *d, struct mpxd_bridge *b)
+{
+    uint16_t *p = &d->conn_hash[conn_bucket(b->conn)];
+    uint16_t me = (uint16_t)(b - d->bridges + 1);
+    while (*p && *p != me)
+        p = &d->bridges[*p - 1].hnext;
+    if (*p)
+        *p = b->hnext;
+    b->hnext = 0;
+}
+
 static struct mpxd_bridge *bridge_by_conn(struct mpxd *d, uint32_t conn)
 {
-    for (int i = 0; i < MPXD_MAX_BRIDGES; i++) {
-        struct mpxd_bridge *b = &d->bridges[i];
+    for (uint16_t i = d->conn_hash[conn_bucket(conn)]; i; i = d->bridges[i - 1].hnext) {
+        struct mpxd_bridge *b = &d->bridges[i - 1];
         if ((b->state == MPXD_BR_CONNECTING || b->state == MPXD_BR_OPEN) && b->conn == conn)
             return b;
     }
@@ -100,6 +125,7 @@ static struct mpxd_bridge *bridge_new(struct mpxd *d, int fd, uint32_t conn, uid
         b->fd = fd;
         b->conn = conn;
         b->uid = uid;
+        hash_add(d, b);
         if (i >= d->bridges_hi)
             d->bridges_hi = i + 1; /* free slots are reused lowest first */
         d->mib.BridgesOpened++;
@@ -141,6 +167,7 @@ static void bridge_kill(struct mpxd *d, struct mpxd_bridge *b, const char *why)
         io_uring_sqe_set_data64(sqe, mpx_uloop_ud(d->src_bridge, OP_CANCEL, 0));
     }
     shutdown(b->fd, SHUT_RDWR);
+    hash_del(d, b);
     b->state = MPXD_BR_DYING;
     b->conn = 0;
     if (!b->inflight) {

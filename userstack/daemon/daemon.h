@@ -32,6 +32,7 @@ struct mpx_eng;
 #define MPXD_BRIDGE_BUF   (64 * 1024)
 #define MPXD_MAX_CLIENTS  256
 #define MPXD_MAX_BRIDGES  1024
+#define MPXD_CONN_HASH    1024 /* power of two */
 #define MPXD_MAX_LISTEN   64
 #define MPXD_ACCEPT_QUEUE 128
 
@@ -124,6 +125,7 @@ struct mpxd_bridge {
      * ClientHello's random identifies the connection for the shim */
     uint8_t hello[MPXD_HELLO_LEN];
     uint8_t hello_len; /* bytes kept; MPXD_HELLO_NOT_TLS when it is not TLS */
+    uint16_t hnext;    /* next bridge slot + 1 in its conn_hash chain, 0 = end */
 };
 
 struct mpxd_waiter {
@@ -187,6 +189,9 @@ struct mpxd {
     struct mpxd_client clients[MPXD_MAX_CLIENTS];
     struct mpxd_bridge *bridges; /* MPXD_MAX_BRIDGES */
     int bridges_hi;              /* slots below this may be in use (the pump's bound) */
+    /* conn id -> bridge (slot + 1 heads, chained by hnext): the stack's
+     * events and the RPCs look bridges up by connection id (issue 7) */
+    uint16_t conn_hash[MPXD_CONN_HASH];
     struct mpxd_listener listeners[MPXD_MAX_LISTEN];
     struct mpxd_sockres *socks; /* MPXD_MAX_SOCKS */
     struct mpxd_sockerr sockerrs[MPXD_MAX_SOCKERR];
