@@ -30,6 +30,11 @@ CLOCK_MONOTONIC. From those reads it reports
 The engine side therefore carries one extra pipe hop (listen's stdout) that
 the kernel side does not: that is the cost of the engine's app interface, and
 it matters only in the unshaped case.
+  CPU/MB    engine side only: CPU time (user + system) of both daemons during
+            the transfer, plus the kernel's threaded-NAPI workers of the TUNs
+            (`--tun-napi on`), per MB received: on this shared machine the
+            goodput follows the CPU the other jobs leave, the CPU per byte
+            much less. Each run also records the 1-minute load average.
 
 Scenarios:
   unshaped  one path, no shaping, no delay
@@ -157,7 +162,9 @@ def _reader(proc):
             lines.append(line)
             ev.set()
         ev.set()
-    threading.Thread(target=pump, daemon=True).start()
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    proc.pump_thread = t  # joined by _rx_result: the last line may still be in flight
     return lines, ev
 
 
@@ -171,6 +178,11 @@ def _finish(proc, timeout, what):
 
 
 def _rx_result(rx, lines, what):
+    # the process has exited, but its last line (the result) may not have
+    # been taken from the pipe yet: wait for the reader's EOF
+    t = getattr(rx, "pump_thread", None)
+    if t:
+        t.join(10)
     if rx.returncode != 0:
         raise BenchError(f"{what} receiver exited {rx.returncode}: {rx.stderr.read()[-800:]}")
     for line in lines:
@@ -264,6 +276,43 @@ class Engine:
         return self.proc.returncode
 
 
+def _cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (0 if it is gone)."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _napi_threads():
+    """pid -> CPU ticks of the kernel's threaded-NAPI workers of TUN mptcp0
+    (`--tun-napi on`: the forwarding of what the engines write runs there).
+    Their names do not say the namespace: any other lab's count too."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if open(f"/proc/{p}/comm").read().startswith("napi/mptcp0"):
+                    out[p] = _cpu_ticks(p)
+            except OSError:
+                pass
+    return out
+
+
+def _engine_cpu(daemons):
+    return ({d.side: _cpu_ticks(d.proc.pid) for d in daemons}, _napi_threads())
+
+
+def _cpu_ms_per_mb(c0, c1, nbytes):
+    """CPU of both daemons (and NAPI workers) per MB received, in ms."""
+    hz = os.sysconf("SC_CLK_TCK")
+    ticks = sum(c1[0][k] - c0[0].get(k, 0) for k in c1[0])
+    napi = sum(c1[1][p] - c0[1][p] for p in c1[1] if p in c0[1])
+    mb = max(nbytes, 1) / 1e6
+    return (ticks + napi) * 1000 / hz / mb, napi * 1000 / hz / mb
+
+
 def run_engine(spec, seconds):
     n = len(spec["paths"])
     lab = Lab([PathSpec(**vars(p)) for p in spec["paths"]],
@@ -294,6 +343,7 @@ def run_engine(spec, seconds):
         if rx.poll() is not None:
             raise BenchError(f"mptcpext listen exited: {rx.stderr.read()[-800:]}")
         cut = {}
+        cpu0 = _engine_cpu(daemons)
         tx = lab.popen("client", ["sh", "-c", f'{PY} -c "$0" {seconds} | "$1" --socket '
                                   f'{cli.sock} connect {dst} {PORT} >/dev/null', GEN, CLI],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -310,6 +360,7 @@ def run_engine(spec, seconds):
                 raise BenchError(f"engine sender (mptcpext connect) not finished "
                                  f"{seconds + 40:.0f} s after start")
             _finish(rx, 30, "engine receiver (mptcpext listen)")
+            cpu1 = _engine_cpu(daemons)
         except BenchError as e:
             # what the daemons see of the stuck connection, for the report
             diag = " | ".join(" ".join(d.cli("conn").stdout.split())[-500:] for d in daemons)
@@ -320,7 +371,8 @@ def run_engine(spec, seconds):
             raise BenchError(f"mptcpext connect exited {tx.returncode}: "
                              f"{tx.stderr.read()[-800:]}")
         res = _rx_result(rx, lines, "engine")
-        info = {"subflows_seen": sfmax}
+        cpu, napi = _cpu_ms_per_mb(cpu0, cpu1, res["bytes"])
+        info = {"subflows_seen": sfmax, "cpu_ms_per_mb": cpu, "napi_ms_per_mb": napi}
         return res, cut, info
     finally:
         for d in daemons:
@@ -401,13 +453,16 @@ def fmt(v, unit):
         return "-"
     if unit == "Gbit/s":
         return f"{v / 1000:.2f}"
+    if unit == "ms/MB":
+        return f"{v:.2f}"
     return f"{v:.1f}"
 
 
 def summarise(name, runs):
     spec = SCENARIOS[name]
     rows = []
-    metrics = [("goodput", "goodput_mbit", spec["unit"])]
+    metrics = [("goodput", "goodput_mbit", spec["unit"]),
+               ("daemons' CPU per MB", "cpu_ms_per_mb", "ms/MB")]
     if spec.get("cut"):
         metrics += [("after cut", "after_cut_mbit", "Mbit/s"),
                     ("longest stall", "stall_ms", "ms"),
@@ -469,7 +524,7 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, term)
     header = (f"# lab_bench {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-              f"{machine()}; runs {args.runs}" +
+              f"{machine()}; runs {args.runs}; load at start {os.getloadavg()[0]:.1f}" +
               (f"; engine args {' '.join(ENGINE_EXTRA)}" if ENGINE_EXTRA else ""))
     names = args.scenario or list(SCENARIOS)
     all_runs = {}
@@ -480,8 +535,10 @@ def main():
             runs = {"engine": [], "kernel": []}
             for i in range(args.runs):
                 for side in ("kernel", "engine"):  # alternate: same conditions
+                    load = os.getloadavg()[0]  # the machine is shared: say how busy
                     r = one(side, name, secs)
                     r["seconds_planned"] = secs
+                    r["load1"] = round(load, 2)
                     runs[side].append(r)
                     print(f"# {name} run {i + 1} {side}: " +
                           json.dumps({k: (round(v, 3) if isinstance(v, float) else v)

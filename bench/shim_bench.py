@@ -34,7 +34,8 @@ no TIME_WAIT connection of an earlier one is left in the engines):
 
 It prints medians (min-max) over --runs and the ratios shim/kernel and
 shim/cli; `uptime`'s load at the start and the end, since the machine is
-shared. Everything it creates (labs, daemons, sockets) it removes, also on
+shared. Other binaries (A/B runs of two builds): MPTCPEXTD, MPTCPEXT,
+MPTCPEXT_SHIM and CONN_RATE in the environment (lab/e2e.py). Everything it creates (labs, daemons, sockets) it removes, also on
 failure and Ctrl-C; labs by their own run number only.
 """
 
@@ -321,7 +322,7 @@ def main():
     signal.signal(signal.SIGTERM, term)
     load0 = load()
     header = (f"# shim_bench {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-              f"{machine()}; runs {args.runs}; load at start {load0}" +
+              f"{machine()}; runs {args.runs}; load at start {load0}; {DAEMON}, {SHIM}" +
               (f"; engine args {' '.join(args.engine_arg)}" if args.engine_arg else ""))
     runs = {"engine": [], "kernel": []}
     try:

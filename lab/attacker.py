@@ -39,6 +39,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nettool import inet_csum  # noqa: E402 (next to this script)
+
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
 MPTCP = 30
@@ -54,15 +57,6 @@ def token_of(key):
     """RFC 8684 section 3.1: the token is the most significant 32 bits of
     SHA-256(key)."""
     return int.from_bytes(hashlib.sha256(key.to_bytes(8, "big")).digest()[:4], "big")
-
-
-def csum16(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def parse(frame):
@@ -118,10 +112,10 @@ def tcp_packet(src, dst, sport, dport, seq, ack, flags, win, opts):
     tcp += opts
     s, d = socket.inet_aton(src), socket.inet_aton(dst)
     pseudo = s + d + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum16(pseudo + tcp)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", inet_csum(pseudo + tcp)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0x5A5A, 0x4000, 64,
                      socket.IPPROTO_TCP, 0, s, d)
-    ip = ip[:10] + struct.pack("!H", csum16(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", inet_csum(ip)) + ip[12:]
     return ip + tcp
 
 

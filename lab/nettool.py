@@ -124,7 +124,8 @@ TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 
 
-def _csum(data):
+def inet_csum(data):
+    """The Internet checksum (RFC 1071) of |data|."""
     if len(data) % 2:
         data += b"\0"
     s = sum(struct.unpack(f"!{len(data) // 2}H", data))
@@ -137,13 +138,13 @@ def _echo(src, dst, ident, seq):
     payload = b"netlab-tunping" + struct.pack("!d", time.monotonic())
     if src.version == 4:
         icmp = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + payload
-        icmp = icmp[:2] + struct.pack("!H", _csum(icmp)) + icmp[4:]
+        icmp = icmp[:2] + struct.pack("!H", inet_csum(icmp)) + icmp[4:]
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), seq, 0, 64, 1, 0,
                          src.packed, dst.packed)
-        return ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:] + icmp
+        return ip[:10] + struct.pack("!H", inet_csum(ip)) + ip[12:] + icmp
     icmp = struct.pack("!BBHHH", 128, 0, 0, ident, seq) + payload
     pseudo = src.packed + dst.packed + struct.pack("!I3xB", len(icmp), 58)
-    icmp = icmp[:2] + struct.pack("!H", _csum(pseudo + icmp)) + icmp[4:]
+    icmp = icmp[:2] + struct.pack("!H", inet_csum(pseudo + icmp)) + icmp[4:]
     return struct.pack("!IHBB16s16s", 0x60000000, len(icmp), 58, 64,
                        src.packed, dst.packed) + icmp
 

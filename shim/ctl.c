@@ -44,12 +44,39 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static bool ctl_valid(void)
+static pid_t pid_cache; /* 0: not known (or a fork() happened) */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void forked(void)
+{
+    __atomic_store_n(&pid_cache, 0, __ATOMIC_RELAXED);
+}
+
+static void fork_hook(void)
+{
+    pthread_atfork(NULL, NULL, forked);
+}
+
+pid_t mpx_shim_pid(void)
+{
+    pid_t p = __atomic_load_n(&pid_cache, __ATOMIC_RELAXED);
+    if (p)
+        return p;
+    /* the handler first: a fork() after this getpid() resets the cache */
+    pthread_once(&fork_once, fork_hook);
+    p = getpid();
+    __atomic_store_n(&pid_cache, p, __ATOMIC_RELAXED);
+    return p;
+}
+
+/* Cheap part of ctl_valid: a socket made by this process (a fork()ed
+ * child has the parent's connection: never used, and its copy closed). */
+static bool ctl_mine(void)
 {
     struct stat st;
     if (ctl.fd < 0)
         return false;
-    if (ctl.pid != getpid()) {
+    if (ctl.pid != mpx_shim_pid()) {
         /* a fork()ed child: the fd is ours (inode), the connection the
          * parent's; close our copy */
         if (fstat(ctl.fd, &st) == 0 && st.st_ino == ctl.ino)
@@ -57,6 +84,14 @@ static bool ctl_valid(void)
         ctl.fd = -1;
         return false;
     }
+    return true;
+}
+
+static bool ctl_valid(void)
+{
+    struct stat st;
+    if (!ctl_mine())
+        return false;
     if (fstat(ctl.fd, &st) || st.st_ino != ctl.ino) {
         ctl.fd = -1; /* the program closed or reused the number: not ours */
         return false;
@@ -127,7 +162,7 @@ static int ctl_open(void)
     }
     ctl.fd = fd;
     ctl.ino = st.st_ino;
-    ctl.pid = getpid();
+    ctl.pid = mpx_shim_pid();
     pthread_once(&exit_once, exit_key_init);
     pthread_setspecific(exit_key, &ctl); /* any non-NULL value arms the destructor */
     return 0;
@@ -149,7 +184,7 @@ bool mpx_shim_ctl_ok(void)
 {
     uint64_t f = __atomic_load_n(&last_failure_ns, __ATOMIC_RELAXED);
     mpx_shim_init();
-    if (ctl_valid())
+    if (ctl_mine())
         return true;
     if (f && now_ns() - f < RETRY_NS)
         return false;
@@ -248,12 +283,16 @@ static int recv_reply(uint32_t id, void *reply, size_t reply_cap, int timeout_ms
     for (;;) {
         struct pollfd p = {ctl.fd, POLLIN, 0};
         ssize_t n;
-        int rc = poll(&p, 1, timeout_ms);
+        /* no wait wanted (a reply its caller has just seen come): the
+         * non-blocking recv alone says whether it is there */
+        int rc = timeout_ms ? poll(&p, 1, timeout_ms) : 1;
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
             return rc == 0 ? -ETIMEDOUT : -errno;
         n = mpx_shim_real.recv(ctl.fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && errno == EAGAIN && !timeout_ms)
+            return -ETIMEDOUT;
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
@@ -291,13 +330,13 @@ int mpx_shim_ctl_request(uint16_t type, const void *body, size_t len, int fd_out
 
 int mpx_shim_ctl_fd(void)
 {
-    return ctl_valid() ? ctl.fd : -1;
+    return ctl_mine() ? ctl.fd : -1;
 }
 
 int mpx_shim_ctl_take(uint32_t id, void *reply, size_t reply_cap)
 {
     int rc;
-    if (!ctl_valid())
+    if (!ctl_mine()) /* checked by the request it waits for */
         return -ENOTCONN;
     rc = recv_reply(id, reply, reply_cap, 0);
     if (rc == -ETIMEDOUT)

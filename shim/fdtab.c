@@ -155,7 +155,7 @@ size_t mpx_shim_sock_cap(void)
 uint64_t mpx_shim_sock_id(void)
 {
     uint32_t c = __atomic_add_fetch(&id_counter, 1, __ATOMIC_RELAXED);
-    return (uint64_t)(uint32_t)getpid() << 32 | c;
+    return (uint64_t)(uint32_t)mpx_shim_pid() << 32 | c;
 }
 
 struct mpx_shim_sock *mpx_shim_sock_new(int fd, int family, int protocol, uint64_t sock_id)

@@ -124,7 +124,8 @@ MPX_SHIM_HIDDEN int mpx_shim_ctl_send(uint16_t type, const void *body, size_t le
  * its id in *id; 0 or a negative errno. */
 MPX_SHIM_HIDDEN int mpx_shim_ctl_request(uint16_t type, const void *body, size_t len, int fd_out,
                                          uint32_t *id);
-/* This thread's control socket (to poll on), -1 if it has none. */
+/* This thread's control socket (to poll on) right after a request on it,
+ * -1 if it has none. Not re-checked (no fstat): the request just checked it. */
 MPX_SHIM_HIDDEN int mpx_shim_ctl_fd(void);
 /* The reply to request |id| if it has arrived (without waiting): its type
  * as mpx_shim_ctl_call, -EAGAIN when it is not there (yet), or a negative
@@ -204,8 +205,12 @@ MPX_SHIM_HIDDEN uint64_t mpx_shim_sock_id(void);
 /* ---- ctl.c ------------------------------------------------------------------ */
 
 /* Is the daemon reachable (this thread's control socket connects)? Failures
- * are remembered for a second so that socket() stays cheap without it. */
+ * are remembered for a second so that socket() stays cheap without it. An
+ * existing control socket is not re-checked here (the next request does). */
 MPX_SHIM_HIDDEN bool mpx_shim_ctl_ok(void);
+/* getpid() of this process without a system call per use (cached, reset in
+ * the child of fork() by a pthread_atfork handler). */
+MPX_SHIM_HIDDEN pid_t mpx_shim_pid(void);
 /* pid of the daemon (SO_PEERCRED of the control socket), 0 if unknown;
  * |refresh|: re-make this thread's control socket first (daemon restarted). */
 MPX_SHIM_HIDDEN pid_t mpx_shim_ctl_daemon_pid(bool refresh);

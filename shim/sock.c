@@ -7,9 +7,10 @@
  * socket() makes an AF_UNIX stream socket with the program's flags, bound
  * to the abstract name "mptcpext/s/<4|6>/<id>"; that fd is the program's for
  * good (never dup2'ed over: epoll registrations follow the open file).
- * connect() joins it to a fresh far end (a throw-away autobound listener,
- * accepted), writes just over sndbuf/4 bytes of filler, so that the fd is
- * not writable, and hands the far end to the daemon (SOCK_CONNECT): the
+ * connect() joins it to the daemon's data listener (SOCK_CONNECT_NAMED; or,
+ * without one, to a fresh far end, a throw-away autobound listener,
+ * accepted and handed over with SOCK_CONNECT), writes just over sndbuf/4
+ * bytes of filler, so that the fd is not writable: the
  * daemon discards the filler when the MPTCP connection is established
  * (POLLOUT edge), or closes the far end with the filler unread on failure
  * (POLLERR|POLLHUP) and keeps the errno for SO_ERROR. listen() is SOCK_LISTEN,
@@ -438,11 +439,46 @@ static int make_far_end(int fd)
     return e ? -e : far;
 }
 
+/* SOCK_CONNECT_NAMED: connect the app's socket itself to the daemon's data
+ * listener (rpc.h MPX_RPC_DATA_NAME_FMT) instead of to a far end made here
+ * and passed with SCM_RIGHTS (6 system calls and a socket less per
+ * connect). 0: connected to it; 1: not connected (a daemon without one, or
+ * its backlog full): the caller makes a far end; a negative errno: the name
+ * was someone else's (the fd is spent). */
+static int connect_named(int fd)
+{
+    static pid_t refused; /* that daemon has no data listener: not tried again */
+    pid_t dpid = mpx_shim_ctl_daemon_pid(false);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    int n;
+
+    if (dpid <= 0 || __atomic_load_n(&refused, __ATOMIC_RELAXED) == dpid)
+        return 1;
+    n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, MPX_RPC_DATA_NAME_FMT, (long)dpid);
+    if (mpx_shim_real.connect(
+            fd, (struct sockaddr *)&sa,
+            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n))) {
+        if (errno == ECONNREFUSED || errno == ENOENT)
+            __atomic_store_n(&refused, dpid, __ATOMIC_RELAXED);
+        return 1; /* also EAGAIN (backlog full) and EINTR: still unconnected */
+    }
+    /* abstract names are anyone's to take: the listener must be the daemon */
+    if (mpx_shim_real.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) || cred.pid != dpid) {
+        mpx_shim_log(MPX_SHIM_LOG_ERROR, "fd %d: @%s is not mptcpextd's (pid %d): not connecting",
+                     fd, sa.sun_path + 1, (int)cred.pid);
+        return -ECONNREFUSED;
+    }
+    return 0;
+}
+
 /* Just over a quarter of the send buffer: an AF_UNIX stream socket is
- * writable while its queued bytes are <= sndbuf/4 (notes/shim.md §2). */
+ * writable while its queued bytes are <= sndbuf/4 (notes/shim.md §2).
+ * One send (zeros from .bss: the shared zero page), not one per 16 KB. */
 static uint32_t write_filler(int fd)
 {
-    static const char zeros[16384];
+    static char zeros[64 * 1024]; /* the default sndbuf needs 57344 */
     int sndbuf = 0;
     socklen_t l = sizeof(sndbuf);
     uint32_t want, sent = 0;
@@ -452,7 +488,7 @@ static uint32_t write_filler(int fd)
     want = (uint32_t)sndbuf / 4 + 4096;
     if (want > MPX_RPC_FILLER_MAX)
         want = MPX_RPC_FILLER_MAX;
-    while (sent < want) {
+    while (sent < want) { /* a short send: once more (the rest of a sndbuf set large) */
         size_t n = want - sent < sizeof(zeros) ? want - sent : sizeof(zeros);
         ssize_t w = mpx_shim_real.send(fd, zeros, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -556,15 +592,24 @@ static int start_connect(struct mpx_shim_sock *s, const struct mpx_rpc_addr *a, 
     struct mpx_rpc_sock q;
     struct mpx_rpc_conn_result r;
     uint32_t filler;
-    int far, rc;
+    uint16_t type = MPX_RPC_SOCK_CONNECT_NAMED;
+    int far = -1, rc;
 
     req_init(s, &q);
     rc = with_psk(&q);
     if (rc)
         return rc;
-    far = make_far_end(s->fd);
-    if (far < 0)
-        return far;
+    rc = connect_named(s->fd);
+    if (rc < 0) {
+        s->state = MPX_SHIM_S_FAILED;
+        return rc;
+    }
+    if (rc > 0) {
+        type = MPX_RPC_SOCK_CONNECT;
+        far = make_far_end(s->fd);
+        if (far < 0)
+            return far;
+    }
     filler = write_filler(s->fd);
     if (s->state == MPX_SHIM_S_BOUND)
         mpx_shim_sa_to_rpc(s, (struct sockaddr *)&s->local, s->local_len, &q.local, &q.lport);
@@ -573,16 +618,17 @@ static int start_connect(struct mpx_shim_sock *s, const struct mpx_rpc_addr *a, 
     q.filler_len = filler;
     if (late_id) {
         q.flags |= MPX_RPC_SOCK_F_LATE_REPLY;
-        rc = mpx_shim_ctl_request(MPX_RPC_SOCK_CONNECT, &q, sizeof(q), far, late_id);
+        rc = mpx_shim_ctl_request(type, &q, sizeof(q), far, late_id);
         if (rc == 0)
             rc = -EINPROGRESS;
         else if (rc == -ENOENT || rc == -ECONNREFUSED)
             rc = -ECONNREFUSED;
         memset(&r, 0, sizeof(r)); /* the connection id comes with the reply */
     } else {
-        rc = sock_rpc(MPX_RPC_SOCK_CONNECT, &q, far, &r);
+        rc = sock_rpc(type, &q, far, &r);
     }
-    mpx_shim_real.close(far);
+    if (far >= 0)
+        mpx_shim_real.close(far);
     s->peer_len = mpx_shim_rpc_to_sa(s->family, a, port, &s->peer);
     if (rc != -EINPROGRESS) {
         /* refused at once (ENETUNREACH, EADDRNOTAVAIL ...): the fd is spent */

@@ -38,7 +38,7 @@ T_ENDP_SHOW, T_OPT_SET, T_CONN_LIST, T_CONNECT = 36, 39, 41, 45
 class Daemon:
     """mptcpextd in the lab's engine client host."""
 
-    def __init__(self, lab_, tmp, extra=()):
+    def __init__(self, lab_, tmp, extra=(), wrap=()):
         self.lab = lab_
         self.sock = f"/run/mptcpext/test-{lab_.run_id}.sock"
         self.events = tmp / "events.jsonl"
@@ -49,7 +49,7 @@ class Daemon:
                 "--pcap", str(self.pcap)]
         for p in range(1, len(lab_.paths) + 1):
             argv += ["--addr", lab_.addr("client", p, 4)]
-        argv += list(extra)
+        argv = list(wrap) + argv + list(extra)
         self.logf = open(self.log, "w")
         self.proc = lab_.popen("client", argv, stdout=self.logf, stderr=subprocess.STDOUT)
         wait_for(lambda: self.proc.poll() is not None or
@@ -571,6 +571,49 @@ def test_daemon_orphan_finishes_sending(engine):
         assert srv.wait(10) == 0
         wait_for(lambda: d.counters()["MpxdOrphans"] == 1, 10, "the orphan to be counted")
         wait_for(lambda: d.json("conn") == [], 10, "the orphan to leave the list")
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+
+
+def test_daemon_orphan_listed_until_done(engine):
+    """An orphan (the app closed its fd with data still queued) stays in
+    `mptcpext conn`, flagged orphan, as the kernel's orphans stay in
+    ss -M, until its data and DATA_FIN are through; then it leaves."""
+    d = engine(rates=50)
+    l = d.lab
+    data = os.urandom(4 << 20)
+    srv = l.popen("server", [PY, "-c", SINK, "5303", "hold"], stdin=subprocess.PIPE,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert readline(srv).strip() == "listening"
+        ctl = rpc_client(d)
+        app, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        body = struct.pack("<IBBH", 0, 0, 0, 0) + bytes(20) + rpc_addr(l.addr("server", 1, 4))
+        body += struct.pack("<HHI", 0, 5303, 0) + bytes(64)
+        socket.send_fds(ctl, [rpc_msg(T_CONNECT, body, req_id=9)], [far.fileno()])
+        far.close()
+        mtype, rid, rep = recv_reply(ctl)
+        assert (mtype, rid) == (T_CONNECTED, 9)
+        status, conn = struct.unpack_from("<iI", rep)
+        assert status == 0 and conn > 0
+        # the server does not read: what the windows do not take stays in
+        # the daemon; writing more than that blocks, so write from a thread
+        t = threading.Thread(target=lambda: (app.sendall(data), app.close()), daemon=True)
+        t.start()
+        orph = wait_for(lambda: [c for c in d.json("conn") if c["orphan"]], 30,
+                        "the orphan in the connection list")
+        assert orph[0]["conn"] == conn, orph
+        # its DATA_FIN waits behind the data (ESTAB), or is out (FIN-WAIT-*)
+        assert orph[0]["state"] in ("ESTAB", "FIN-WAIT-1", "FIN-WAIT-2"), orph
+        assert d.counters()["MpxdOrphans"] == 1
+        srv.stdin.write("go\n")
+        srv.stdin.flush()
+        line = readline(srv).split()
+        assert line and (int(line[0]), line[1]) == (len(data), hashlib.sha256(data).hexdigest())
+        wait_for(lambda: d.json("conn") == [], 20, "the orphan to leave the list")
+        ctl.close()
     finally:
         if srv.poll() is None:
             srv.kill()

@@ -293,30 +293,13 @@ def ss_subflows(l):
 # IDSN+1 for an mpc_map), so the kernel maps those bytes at the wrong DSN.
 # hook_mpc_ack() (userstack/core/mptcp_subflow.c) checks only mp->off == 0,
 # not mp->dsn == IDSN+1.
-MPC_DSN_DEFECT = ("core defect: MP_CAPABLE-with-data sent for a mapping whose DSN is not "
-                  "IDSN+1 (hook_mpc_ack checks only mp->off == 0); the kernel stores those "
-                  "bytes at IDSN+1")
-
-
-# Core defect seen here (~1 run in 6): our ADD_ADDR echo (8 bytes) rides on a
-# full-size data segment whose payload was sized for DSS + timestamps only:
-# IP length 1508 > MTU 1500 with DF, the engine host's kernel drops it (ICMP
-# type 3 code 4, seen in the engine's pcap) and the kernel never counts
-# EchoAdd (it sends ADD_ADDR again and again). The option-space reservation
-# for the PM's signal options (hook_dss_signal, mptcp_subflow.c) does not
-# shrink the segment.
-ECHO_MTU_DEFECT = ("core defect: the ADD_ADDR echo is added to a full-MSS data segment "
-                   "(IP length 1508 > MTU 1500, dropped with ICMP frag-needed), so the kernel "
-                   "never receives the echo")
-
-
-def check_both(eres, kres, join_at_start=False):
-    """SHA-256 and byte counts agree in both directions. join_at_start:
-    a join may be up before our first data (known core defect above)."""
+def check_both(eres, kres):
+    """SHA-256 and byte counts agree in both directions. (A join up before
+    our first data once made the kernel store MP_CAPABLE data at IDSN+1
+    whatever its mapping said: MP_CAPABLE carries data only at IDSN+1 since
+    2217e5e, and a SHA mismatch here is a failure.)"""
     assert eres["rc"] == 0, eres["err"]
     assert kres["status"] == "eof", kres
-    if join_at_start and eres["tx"] == kres["rx"] and eres["tx_sha"] != kres["rx_sha"]:
-        pytest.xfail(MPC_DSN_DEFECT)
     assert (eres["tx"], eres["tx_sha"]) == (kres["rx"], kres["rx_sha"]), (eres, kres)
     assert (kres["tx"], kres["tx_sha"]) == (eres["rx"], eres["rx_sha"]), (eres, kres)
 
@@ -370,13 +353,12 @@ def test_interop_kernel_add_addr_answered_with_join(engine, apps):
     assert c["MPTcpExtAddAddr"] >= 1 and c["MPTcpExtMPJoinSynTx"] >= 1, c
     assert c["MPTcpExtMPJoinSynAckRx"] >= 1, c
     assert kcount(l, "AddAddrTx") >= 1
-    if kcount(l, "EchoAdd") == 0:
-        k.release()
-        e.result()
-        pytest.xfail(ECHO_MTU_DEFECT)
+    # our echo never makes a full-size segment oversize (it once did, and
+    # the engine host's kernel dropped it: ICMP frag-needed, no EchoAdd)
+    wait_for(lambda: kcount(l, "EchoAdd") >= 1, 10, "the kernel to count our ADD_ADDR echo")
     assert kcount(l, "MPJoinSynRx") >= 1 and kcount(l, "MPJoinAckRx") >= 1
     k.release()
-    check_both(e.result(), kres, join_at_start=True)
+    check_both(e.result(), kres)
 
 
 def test_interop_engine_add_addr_joined_by_kernel(engine, apps):
@@ -445,7 +427,7 @@ def test_interop_kernel_remove_addr(engine, apps):
     e.stop()
     kres = k.result()
     k.release()
-    check_both(e.result(), kres, join_at_start=True)
+    check_both(e.result(), kres)
 
 
 def test_interop_engine_remove_addr(engine, apps):
@@ -534,7 +516,7 @@ def test_interop_kernel_mp_prio_backup(engine, apps):
     e.stop()
     kres = k.result()
     k.release()
-    check_both(e.result(), kres, join_at_start=True)
+    check_both(e.result(), kres)
 
 
 def test_interop_engine_mp_prio_backup(engine, apps):
@@ -554,7 +536,8 @@ def test_interop_engine_mp_prio_backup(engine, apps):
              "our join and data from the kernel")
     d.cli("endpoint", "change", "id", "2", "backup")
     assert "backup" in d.cli("endpoint", "show", "id", "2").stdout
-    wait_for(lambda: kcount(l, "MPPrioRx") >= 1, 30, "the kernel to receive MP_PRIO")
+    until(lambda: kcount(l, "MPPrioRx") >= 1, 30, "the kernel to receive MP_PRIO",
+          lambda: (d.counters().get("MPTcpExtMPPrioTx"), d.cli("conn").stdout, ss_msk(l)))
     assert d.counters()["MPTcpExtMPPrioTx"] >= 1
     assert sf_to(d, local=c2)[0]["backup"]
     subs = ss_subflows(l)
@@ -568,19 +551,6 @@ def test_interop_engine_mp_prio_backup(engine, apps):
 
 # ---- MP_FASTCLOSE --------------------------------------------------------------------
 
-
-# Core defect seen here (intermittent, when our data is queued on the path at
-# the abort, ~1 run in 6): the MP_FASTCLOSE RSTs leave with seq = the
-# peer's last ACK instead of SND.NXT, without the ACK flag: the abort's RST
-# (mpx_tcp_abort: seq snd_max, ACK) is replaced in the single pending-RST
-# slot (mpx_tcp_queue_rst, userstack/core/tcp.c) by the reply to an ACK
-# that arrived for the now closed subflow (tcp_input.c: RST seq = SEG.ACK).
-# By the time it arrives the kernel's rcv_nxt is past that seq: Linux drops
-# it (RFC 5961 section 3.2), the msk stays ESTABLISHED without subflows.
-FASTCLOSE_SEQ_DEFECT = ("core defect: the MP_FASTCLOSE RST carries seq = the peer's last "
-                        "ACK (the abort RST in the single pending-RST slot was overwritten "
-                        "by the reply to an incoming ACK: mpx_tcp_queue_rst), so Linux drops "
-                        "it as out of window when our data was in flight")
 
 
 def test_interop_engine_fastclose(engine, apps):
@@ -598,12 +568,9 @@ def test_interop_engine_fastclose(engine, apps):
              "two subflows and data")
     before = kcount(l, "MPFastcloseRx")
     d.cli("conn", "abort", str(conn_of(d)["conn"]))
-    try:
-        wait_for(lambda: kcount(l, "MPFastcloseRx") > before, 30, "the kernel to get MP_FASTCLOSE")
-    except LabError:
-        if d.counters()["MPTcpExtMPFastcloseTx"] >= 1:
-            pytest.xfail(FASTCLOSE_SEQ_DEFECT)
-        raise
+    # the MP_FASTCLOSE RST carries seq = SND.MAX with ACK, whatever came in
+    # meanwhile (mpx_tcp_queue_rst): Linux accepts it in window
+    wait_for(lambda: kcount(l, "MPFastcloseRx") > before, 30, "the kernel to get MP_FASTCLOSE")
     kres = k.result(30)
     assert kres["status"] == "reset", kres
     # Linux counts each MP_FASTCLOSE it receives: one per subflow (RST +
@@ -865,6 +832,27 @@ def key_windows(segs, tokens):
     return found
 
 
+def engines_both_ways(dc, ds, port, nbytes):
+    """`mptcpext connect` in dc's host to `mptcpext listen` in ds's, nbytes
+    each way over path 1, SHA-256 checked at both ends; (client, server)
+    results."""
+    srv = EApp(ds, ["listen", str(port)], nbytes, who="server")
+    try:
+        wait_for(lambda: any(c["listen"] for c in ds.json("conn")), 10, "the listener")
+        cli = EApp(dc, ["connect", dc.lab.addr("server", 1, 4), str(port)], nbytes)
+        try:
+            r_cli, r_srv = cli.result(), srv.result()
+        finally:
+            cli.kill()
+    finally:
+        srv.kill()
+    assert r_cli["rc"] == 0 and r_srv["rc"] == 0, (r_cli, r_srv)
+    assert (r_cli["tx"], r_cli["tx_sha"]) == (r_srv["rx"], r_srv["rx_sha"])
+    assert (r_srv["tx"], r_srv["tx_sha"]) == (r_cli["rx"], r_cli["rx_sha"])
+    assert r_cli["tx"] == nbytes and r_srv["tx"] == nbytes
+    return r_cli, r_srv
+
+
 def _e2e_transfer(dc, ds, tmp_path, port, listen_extra=(), connect_extra=()):
     """A transfer both ways between two engines (client connects to the
     server's listener), SHA-256 checked; returns the client's connection
@@ -928,7 +916,7 @@ def test_wire_engine_kernel_rfc8684(engine, apps, tmp_path):
         wait_for(lambda: len(sf_to(d)) >= 2, 30, "a join")
         kres = k.result()
         k.release()
-        check_both(e.result(), kres, join_at_start=True)
+        check_both(e.result(), kres)
     finally:
         pcaps = [c.stop() for c in caps]
     segs = [s for p in pcaps for s in wire_segments(p)]
@@ -1049,7 +1037,7 @@ def test_interop_prefer_retries_then_caches(engine, apps):
         e.stop()
         kres = k.result()
         k.release()
-        check_both(e.result(), kres, join_at_start=True)
+        check_both(e.result(), kres)
         wait_for(lambda: conn_of(d) is None, 10, "the connection to close")
         c1 = d.counters()
         if i == 0:

@@ -15,7 +15,7 @@ kernel on the other side uses TSO too. Nothing sleeps to synchronise.
 """
 from netlab_fixtures import lab, wait_for  # noqa: F401
 from test_interop import (NEVER, EApp, KApp, apps, check_both, conn_of,  # noqa: F401
-                          engine, engines, kernel_limits, sf_to)
+                          engine, engines, engines_both_ways, kernel_limits, sf_to)
 
 OFFLOAD = ["--offload", "on"]
 NBYTES = 24 << 20
@@ -37,21 +37,7 @@ def test_offload_engine_engine_both_ways(engines):
     """Two engines with offload: 24 MB each way over one unshaped path,
     both directions sent as super segments and read back GRO'd."""
     dc, ds = engines(NEVER + OFFLOAD, NEVER + OFFLOAD, paths=1)
-    l = dc.lab
-    srv = EApp(ds, ["listen", "5601"], NBYTES, who="server")
-    try:
-        wait_for(lambda: any(c["listen"] for c in ds.json("conn")), 10, "the listener")
-        cli = EApp(dc, ["connect", l.addr("server", 1, 4), "5601"], NBYTES)
-        try:
-            r_cli, r_srv = cli.result(), srv.result()
-        finally:
-            cli.kill()
-    finally:
-        srv.kill()
-    assert r_cli["rc"] == 0 and r_srv["rc"] == 0, (r_cli, r_srv)
-    assert (r_cli["tx"], r_cli["tx_sha"]) == (r_srv["rx"], r_srv["rx_sha"])
-    assert (r_srv["tx"], r_srv["tx_sha"]) == (r_cli["rx"], r_cli["rx_sha"])
-    assert r_cli["tx"] == NBYTES and r_srv["tx"] == NBYTES
+    engines_both_ways(dc, ds, 5601, NBYTES)
     _check_super(dc, NBYTES, NBYTES)
     _check_super(ds, NBYTES, NBYTES)
 
@@ -74,7 +60,7 @@ def test_offload_engine_client_kernel_server(engine, apps):
     kres = k.result()
     k.release()
     eres = e.result()
-    check_both(eres, kres, join_at_start=True)
+    check_both(eres, kres)
     _check_super(d, NBYTES, NBYTES)
 
 

@@ -198,7 +198,9 @@ static int check_conn_info(const void *b, const char **why)
         FAIL(MPX_RPC_E_RANGE, "conn.key_state");
     if (c->extkey_policy > MPX_RPC_EXTKEY_MAX)
         FAIL(MPX_RPC_E_RANGE, "conn.extkey_policy");
-    if (c->pad || !zeros(c->pad2, sizeof(c->pad2)))
+    if (c->fin & ~MPX_RPC_CONN_FIN_ALL)
+        FAIL(MPX_RPC_E_RANGE, "conn.fin");
+    if (!zeros(c->pad2, sizeof(c->pad2)))
         FAIL(MPX_RPC_E_PAD, "conn.pad");
     if (!zeros(c->pad3, sizeof(c->pad3)))
         FAIL(MPX_RPC_E_PAD, "conn.pad3");
@@ -454,6 +456,8 @@ static const struct type_desc *desc(uint16_t type)
         [MPX_RPC_SOCK_GET - 32] = FIXED("SOCK_GET", D, struct mpx_rpc_sock, check_sock),
         [MPX_RPC_SOCK_CLOSE - 32] = FIXED("SOCK_CLOSE", D, struct mpx_rpc_sock, check_sock),
         [MPX_RPC_CONN_SETOPT - 32] = FIXED("CONN_SETOPT", D, struct mpx_rpc_setopt, check_setopt),
+        [MPX_RPC_SOCK_CONNECT_NAMED - 32] =
+            FIXED("SOCK_CONNECT_NAMED", D, struct mpx_rpc_sock, check_sock),
     };
     if (type >= 1 && type < MPX_RPC_REPLY_LAST_)
         return &replies[type];

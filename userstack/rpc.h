@@ -99,6 +99,9 @@ enum mpx_rpc_type {
     MPX_RPC_CONN_SETOPT, /* struct mpx_rpc_setopt: a socket option (fire and forget) */
     MPX_RPC_CONN_FIND,   /* struct mpx_rpc_conn_find -> CONN_INFO: the caller's connection
                           * whose client->server stream starts with that ClientHello */
+    /* struct mpx_rpc_sock, no fd -> SOCK_RESULT: SOCK_CONNECT of an app
+     * socket already connected to the daemon's MPX_RPC_DATA_NAME_FMT */
+    MPX_RPC_SOCK_CONNECT_NAMED,
     MPX_RPC_REQUEST_LAST_,
 };
 
@@ -188,6 +191,10 @@ struct mpx_rpc_sf {
 #define MPX_RPC_CONN_F_ORPHAN      0x040u /* the app closed its fd; finishing its data */
 #define MPX_RPC_CONN_F_SERVER      0x080u /* accepted (passive open) */
 #define MPX_RPC_CONN_F_ALL         0x0ffu
+#define MPX_RPC_CONN_FIN_SENT      0x01u /* our DATA_FIN is out */
+#define MPX_RPC_CONN_FIN_ACKED     0x02u /* ... and DATA_ACKed */
+#define MPX_RPC_CONN_FIN_IN        0x04u /* the peer's DATA_FIN is in */
+#define MPX_RPC_CONN_FIN_ALL       0x07u
 
 /* Key state (DESIGN decision 6; only RFC 8684 keys exist so far). */
 enum mpx_rpc_key_state {
@@ -220,7 +227,7 @@ struct mpx_rpc_conn_info {
     uint16_t lport, rport;
     uint8_t key_state; /* enum mpx_rpc_key_state */
     uint8_t extkey_policy;
-    uint8_t pad;
+    uint8_t fin; /* MPX_RPC_CONN_FIN_*: the DATA_FIN exchange (section 3.3.3) */
     uint8_t n_sf;
     uint64_t write_seq, snd_una, snd_nxt, rcv_nxt;
     uint64_t bytes_sent, bytes_received, bytes_acked, bytes_retrans;
@@ -379,6 +386,14 @@ struct mpx_rpc_accept {
 #define MPX_RPC_SOCK_PREFIX   "mptcpext/s/"
 #define MPX_RPC_SOCK_NAME_FMT "mptcpext/s/%c/%016llx"
 #define MPX_RPC_ACC_PREFIX    "mptcpext/a/"
+/* SOCK_CONNECT_NAMED: the app's socket connects itself to the daemon's data
+ * listener, this abstract name with the daemon's pid (SO_PEERCRED of the
+ * control socket; the shim checks the listener's pid the same way), and
+ * writes its filler; the daemon accepts it and finds it by the app socket's
+ * own name (its id) and owner. The same as SOCK_CONNECT without the
+ * throw-away listener of the far end and the SCM_RIGHTS (issue 7,
+ * connection rate). */
+#define MPX_RPC_DATA_NAME_FMT "mptcpext/d/%ld"
 
 #define MPX_RPC_SOCK_F_REUSEADDR 0x01u
 #define MPX_RPC_SOCK_F_REUSEPORT 0x02u

@@ -36,6 +36,9 @@ static const struct line_case line_cases[] = {
     {"checksum on", 0, "", "checksum", "on"},
     {"pacing on", 0, "", "pacing", "on"},
     {"offload on", 0, "", "offload", "on"},
+    {"tun-napi on", 0, "", "tun-napi", "on"},
+    {"tun-napi off", 0, "", "tun-napi", "off"},
+    {"tun-napi auto", 0, "", "tun-napi", "auto"},
     {"mptcp off", 0, "", "mptcp", "off"},
     {"allow-join-initial-addr-port no", 0, "", "allow-join-initial-addr-port", "off"},
     {"add-addr-timeout 5", 0, "", "add-addr-timeout", "5"},
@@ -75,6 +78,7 @@ static const struct line_case line_cases[] = {
      "sndbuf: expected a size from 4096 bytes to 1G (K/M/G suffixes), got \"1025M\""},
     {"checksum maybe", -EINVAL, "checksum: expected on or off, got \"maybe\""},
     {"pacing fast", -EINVAL, "pacing: expected on or off, got \"fast\""},
+    {"tun-napi 1x", -EINVAL, "tun-napi: expected auto, on or off, got \"1x\""},
     {"add-addr-timeout 1e3", -EINVAL, "add-addr-timeout: expected seconds 0..3600, got \"1e3\""},
     {"path-manager netlink", -EINVAL, "path-manager: unknown value \"netlink\""},
     {"extkey always", -EINVAL, "extkey: unknown value \"always\""},
@@ -122,6 +126,18 @@ MPX_TEST(dconfig_file_reports_line_number)
                       "roundrobin)") == 0);
     /* lines before the bad one were applied, the ones after were not */
     CHECK_EQ(cfg.n_addrs, 2);
+}
+
+/* tun-napi defaults to auto: IFF_NAPI when the device's NAPI can be made
+ * threaded (main.c open_tun; tests/test_tun_napi.py checks both outcomes) */
+MPX_TEST(dconfig_tun_napi_default_auto)
+{
+    struct mpx_dcfg cfg;
+    char v[16];
+    mpx_dcfg_init(&cfg);
+    REQUIRE(mpx_dcfg_get(&cfg, "tun-napi", v, sizeof(v)) == 0);
+    CHECK(strcmp(v, "auto") == 0);
+    CHECK_EQ(cfg.tun_napi, MPX_DCFG_NAPI_AUTO);
 }
 
 MPX_TEST(dconfig_file_good_with_crlf)
@@ -195,6 +211,7 @@ MPX_TEST(dconfig_runtime_keys_table)
         {"pacing", "on", 0},
         {"mptcp", "off", -EPERM},
         {"offload", "on", -EPERM},
+        {"tun-napi", "on", -EPERM},
         {"sndbuf", "2G", -EINVAL},
         {"checksum", "maybe", -EINVAL},
         {"addr", "10.0.0.2", -EPERM},

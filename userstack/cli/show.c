@@ -66,6 +66,22 @@ static const char *conn_state(const struct mpx_rpc_conn_info *ci)
         return "LISTEN";
     if (ci->flags & MPX_RPC_CONN_F_CLOSED)
         return "CLOSE";
+    /* the connection-level close (RFC 8684 section 3.3.3) in TCP's state
+     * names, as ss -M shows an MPTCP socket */
+    switch (ci->fin) {
+    case MPX_RPC_CONN_FIN_SENT:
+        return "FIN-WAIT-1";
+    case MPX_RPC_CONN_FIN_SENT | MPX_RPC_CONN_FIN_ACKED:
+        return "FIN-WAIT-2";
+    case MPX_RPC_CONN_FIN_IN:
+        return "CLOSE-WAIT";
+    case MPX_RPC_CONN_FIN_IN | MPX_RPC_CONN_FIN_SENT:
+        return "LAST-ACK";
+    case MPX_RPC_CONN_FIN_ALL:
+        return "TIME-WAIT";
+    default:
+        break;
+    }
     if (ci->flags & MPX_RPC_CONN_F_ESTABLISHED)
         return "ESTAB";
     return (ci->flags & MPX_RPC_CONN_F_SERVER) ? "SYN-RECV" : "SYN-SENT";
@@ -165,7 +181,8 @@ static void conn_json(const struct mpx_rpc_conn_info *ci, bool first)
         sockopt_json(ci);
     json_addr("remote", &ci->remote);
     printf(",\"rport\":%u,\"mptcp\":%s,\"fallback\":%s,\"csum\":%s,\"listen\":%s,"
-           "\"server\":%s,\"token\":\"%08x\",\"remote_token\":\"%08x\",\"key_state\":\"%s\","
+           "\"server\":%s,\"orphan\":%s,\"token\":\"%08x\",\"remote_token\":\"%08x\",\"key_state\":"
+           "\"%s\","
            "\"key_fpr\":\"%s\",\"key_gen\":%u,"
            "\"extkey_policy\":\"%s\",\"error\":%d,\"write_seq\":%llu,\"snd_una\":%llu,"
            "\"snd_nxt\":%llu,\"rcv_nxt\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,"
@@ -175,7 +192,8 @@ static void conn_json(const struct mpx_rpc_conn_info *ci, bool first)
            ci->flags & MPX_RPC_CONN_F_FALLBACK ? "true" : "false",
            ci->flags & MPX_RPC_CONN_F_CSUM ? "true" : "false",
            ci->flags & MPX_RPC_CONN_F_LISTEN ? "true" : "false",
-           ci->flags & MPX_RPC_CONN_F_SERVER ? "true" : "false", ci->local_token, ci->remote_token,
+           ci->flags & MPX_RPC_CONN_F_SERVER ? "true" : "false",
+           ci->flags & MPX_RPC_CONN_F_ORPHAN ? "true" : "false", ci->local_token, ci->remote_token,
            key_state(ci->key_state), key_fpr(ci, fp, sizeof(fp)), ci->key_gen,
            policy_name(ci->extkey_policy), ci->error, (unsigned long long)ci->write_seq,
            (unsigned long long)ci->snd_una, (unsigned long long)ci->snd_nxt,

@@ -25,6 +25,8 @@ uint64_t mpx_msk_deadline(const struct mpx_msk *m)
         t = m->rtx_at;
     if (m->cork_at && m->cork_at < t)
         t = m->cork_at;
+    if (m->tout_at && !m->closed && m->tout_at < t)
+        t = m->tout_at;
     uint64_t k = mpx_ek_deadline(m);
     if (k < t)
         t = k;

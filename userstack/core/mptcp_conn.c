@@ -340,6 +340,35 @@ void mpx_msk_rcv_fin(struct mpx_msk *m, uint64_t fin_dsn)
     fin_check(m);
 }
 
+/* Queue [s, e) for reinjection, the queue kept in DSN order: the lowest
+ * range is what the peer's DATA_ACK waits for, it goes first (a range
+ * queued later but lower, e.g. by the connection-level timer, must not
+ * wait behind megabytes queued before it). Nothing if a range of the
+ * same origin holds it already (a subflow is queued when it goes stale
+ * and again when it closes); extends a range of the same origin that
+ * ends at |s|. False if the queue is full. */
+static bool reinj_add(struct mpx_msk *m, uint64_t s, uint64_t e, uint32_t from)
+{
+    for (uint16_t i = 0; i < m->n_reinj; i++)
+        if (m->reinj[i].from == from && m->reinj[i].s <= s && e <= m->reinj[i].e)
+            return true;
+    uint16_t at = m->n_reinj;
+    while (at > 0 && m->reinj[at - 1].s > s)
+        at--;
+    if (at > 0 && m->reinj[at - 1].e == s && m->reinj[at - 1].from == from) {
+        m->reinj[at - 1].e = e;
+        return true;
+    }
+    if (m->n_reinj == MPX_MSK_REINJ)
+        return false;
+    memmove(&m->reinj[at + 1], &m->reinj[at], (size_t)(m->n_reinj - at) * sizeof(m->reinj[0]));
+    m->reinj[at].s = s;
+    m->reinj[at].e = e;
+    m->reinj[at].from = from;
+    m->n_reinj++;
+    return true;
+}
+
 /* Queue the DSN ranges |sf| carried that are not DATA_ACKed yet, for
  * another subflow (Linux __mptcp_retrans / reinjection). */
 void mpx_msk_reinject_sf(struct mpx_msk *m, struct mpx_sf *sf)
@@ -351,17 +380,8 @@ void mpx_msk_reinject_sf(struct mpx_msk *m, struct mpx_sf *sf)
             continue;
         if (s < m->snd_una)
             s = m->snd_una;
-        struct mpx_reinj *last = m->n_reinj ? &m->reinj[m->n_reinj - 1] : NULL;
-        if (last && last->e == s && last->from == sf->id) {
-            last->e = e;
-            continue;
-        }
-        if (m->n_reinj == MPX_MSK_REINJ)
+        if (!reinj_add(m, s, e, sf->id))
             break;
-        m->reinj[m->n_reinj].s = s;
-        m->reinj[m->n_reinj].e = e;
-        m->reinj[m->n_reinj].from = sf->id;
-        m->n_reinj++;
     }
     if (sf->gone && (sf->fin_map || (m->fin_sent && !m->fin_acked)))
         m->fin_sent = false; /* DATA_FIN goes out again elsewhere */
@@ -492,7 +512,14 @@ static bool apply(struct mpx_msk *m, struct snap *s, struct mpx_sched_decision *
     uint32_t took_min = d->len;
     for (uint32_t i = 0; i < d->n; i++) {
         struct mpx_sf *sf = m->sf[d->sf_idx[i]];
-        bool fin = d->action == MPX_SCHED_NEW && m->shut_wr && d->dsn + d->len == m->write_seq;
+        /* Section 3.3.3: every mapping that ends at the DATA_FIN carries
+         * it once all data is mapped, a reinjection too (as Linux
+         * mptcp_write_data_fin does): a receiver that takes the last bytes
+         * from a copy without it and sees the DATA_FIN only on a later
+         * copy whose bytes are all duplicates may never act on it (Linux
+         * 6.18 records it but never wakes its worker: the close hangs). */
+        bool fin = m->shut_wr && d->dsn + d->len == m->write_seq &&
+                   (d->action == MPX_SCHED_NEW || m->snd_nxt == m->write_seq);
         uint32_t took = push_range(m, sf, d->dsn, d->len, &fin, now);
         if (fin)
             m->fin_sent = true;
@@ -513,15 +540,26 @@ static bool apply(struct mpx_msk *m, struct snap *s, struct mpx_sched_decision *
         penalize(m->sf[d->penalize_idx]);
     if (took_min < d->len)
         all = false;
+    /* what went out: a subflow may take less than decided (a mapping
+     * ends at MPX_MAP_MAX in whole segments, its send buffer or mapping
+     * ring fills); push_reinject moves its range on by this only */
+    d->len = took_min;
     return all && took_min > 0;
 }
 
+/* Send the queued ranges, lowest DSN first. A range the scheduler has
+ * no subflow for (its origin is the only subflow left, or no room) stays
+ * queued and the next ones are tried: a range from a subflow that went
+ * stale and came back, waiting behind the DATA_ACK's hole, blocked every
+ * range behind it for ever once the other subflow was removed (a stall
+ * against Linux, test_interop.py engine_remove_addr). */
 static void push_reinject(struct mpx_msk *m, struct snap *s, uint64_t now)
 {
-    while (m->n_reinj) {
-        struct mpx_reinj *r = &m->reinj[0];
+    uint16_t i = 0;
+    while (i < m->n_reinj) {
+        struct mpx_reinj *r = &m->reinj[i];
         if (r->e <= m->snd_una || r->s >= r->e) {
-            memmove(&m->reinj[0], &m->reinj[1], (size_t)(m->n_reinj - 1) * sizeof(m->reinj[0]));
+            memmove(&m->reinj[i], &m->reinj[i + 1], (size_t)(m->n_reinj - i - 1) * sizeof(*r));
             m->n_reinj--;
             continue;
         }
@@ -533,10 +571,14 @@ static void push_reinject(struct mpx_msk *m, struct snap *s, uint64_t now)
             .len = len > 65535 ? 65535 : (uint32_t)len,
         };
         struct mpx_sched_decision d;
-        if (mpx_sched_get_retrans(&m->sched, &s->c, s->sf, s->n, &req, now, &d) <= 0)
-            return;
+        if (mpx_sched_get_retrans(&m->sched, &s->c, s->sf, s->n, &req, now, &d) <= 0) {
+            i++;
+            continue;
+        }
         bool ok = apply(m, s, &d, now);
-        r->s = d.dsn + d.len > r->s ? d.dsn + d.len : r->s;
+        /* d.len is what the subflow took: the rest stays queued */
+        if (d.dsn + d.len > r->s)
+            r->s = d.dsn + d.len;
         snap_take(m, s);
         if (!ok)
             return;
@@ -553,9 +595,16 @@ static uint64_t msk_rto(const struct mpx_msk *m)
     return rto ? rto : 200 * MPX_NS_PER_MS;
 }
 
+/* Our DATA_FIN is out and not DATA_ACKed yet: it is retransmitted like
+ * data (section 3.3.3: it is acknowledged at the connection level). */
+static bool fin_unacked(const struct mpx_msk *m)
+{
+    return m->fin_sent && !m->fin_acked;
+}
+
 static void rtx_arm(struct mpx_msk *m, uint64_t now)
 {
-    if (!m->mptcp || m->fallback || m->snd_una >= m->snd_nxt) {
+    if (!m->mptcp || m->fallback || (m->snd_una >= m->snd_nxt && !fin_unacked(m))) {
         m->rtx_at = 0;
         m->rtx_backoff = 0;
         m->unacked_since = 0;
@@ -599,12 +648,30 @@ static void rtx_queue(struct mpx_msk *m, uint64_t s, uint64_t e, uint32_t from)
     for (uint16_t i = 0; i < m->n_reinj; i++)
         if (m->reinj[i].s <= s && e <= m->reinj[i].e)
             return; /* already queued */
-    if (m->n_reinj == MPX_MSK_REINJ)
+    reinj_add(m, s, e, from);
+}
+
+/* Only the DATA_FIN is unacknowledged (every byte is DATA_ACKed): send it
+ * again as a DATA_FIN-only mapping (SSN 0, DLL 1) on a pure ACK of the
+ * best subflow that can still send one, as Linux __mptcp_retrans does with
+ * mptcp_send_ack. Its subflow FIN, if any, is TCP's to retransmit. */
+static void datafin_rtx(struct mpx_msk *m)
+{
+    struct mpx_sf *best = NULL;
+    for (uint8_t i = 0; i < m->nsf; i++) {
+        struct mpx_sf *sf = m->sf[i];
+        enum mpx_tcp_state st = mpx_tcp_get_state(sf->tcp);
+        if (sf->gone || st < MPX_TCP_ESTABLISHED || st == MPX_TCP_TIME_WAIT)
+            continue;
+        if (!best || (best->stale && !sf->stale) ||
+            ((best->backup || best->peer_backup) && !sf->backup && !sf->peer_backup))
+            best = sf;
+    }
+    if (!best)
         return;
-    m->reinj[m->n_reinj].s = s;
-    m->reinj[m->n_reinj].e = e;
-    m->reinj[m->n_reinj].from = from;
-    m->n_reinj++;
+    best->fin_rtx = true;
+    mpx_tcp_send_ack(best->tcp);
+    m->st->mib.MPXDataFinRetrans++;
 }
 
 /* Linux __mptcp_retrans: nothing DATA_ACKed for a (subflow) RTO although
@@ -618,10 +685,17 @@ static void rtx_queue(struct mpx_msk *m, uint64_t s, uint64_t e, uint32_t from)
 void mpx_msk_rtx_timer(struct mpx_msk *m, uint64_t now)
 {
     m->rtx_at = 0;
-    if (!m->mptcp || m->fallback || m->closed || m->snd_una >= m->snd_nxt)
+    if (!m->mptcp || m->fallback || m->closed || (m->snd_una >= m->snd_nxt && !fin_unacked(m)))
         return;
     if (m->user_timeout && m->unacked_since && now - m->unacked_since >= m->user_timeout) {
         user_timeout_abort(m, now);
+        return;
+    }
+    if (m->snd_una >= m->snd_nxt) {
+        datafin_rtx(m);
+        if (m->rtx_backoff < 6)
+            m->rtx_backoff++;
+        rtx_arm(m, now);
         return;
     }
     struct snap s;
@@ -736,7 +810,6 @@ void mpx_msk_push(struct mpx_msk *m, uint64_t now)
          * applies our one-mapping-per-segment rule (mpx_sf_snapshot) */
         snap_take(m, &s);
     }
-    rtx_arm(m, now);
     /* DATA_FIN with nothing left to map it on: a DATA_FIN-only mapping on
      * a subflow FIN (SSN 0, DLL 1, as Linux mptcp_write_data_fin). */
     if (m->shut_wr && !m->fin_sent && m->snd_nxt == m->write_seq && !m->n_reinj) {
@@ -749,6 +822,7 @@ void mpx_msk_push(struct mpx_msk *m, uint64_t now)
             mpx_tcp_shutdown(sf->tcp, MPX_TCP_SHUT_WR, now);
         }
     }
+    rtx_arm(m, now); /* after the DATA_FIN: it is covered too */
 }
 
 static bool sf_done(const struct mpx_sf *sf)
@@ -780,6 +854,8 @@ void mpx_msk_check_close(struct mpx_msk *m, uint64_t now)
 {
     if (m->closed)
         return;
+    if (m->orphan && !m->tout_at && m->snd_una >= m->write_seq)
+        m->tout_at = now + MPX_MSK_CLOSE_TIMEOUT;
     bool all_done = true;
     int err = 0;
     for (uint8_t i = 0; i < m->nsf; i++) {
@@ -935,6 +1011,17 @@ int mpx_conn_abort(struct mpx_stack *st, uint32_t conn, uint64_t now)
     return 0;
 }
 
+void mpx_msk_close_timer(struct mpx_msk *m, uint64_t now)
+{
+    if (m->closed || !m->tout_at || now < m->tout_at)
+        return;
+    /* the peer never finished the DATA_FIN exchange (or never acted on
+     * ours): give up like Linux mptcp_close_tout_expired, with a reset */
+    reset_subflows(m, now);
+    m->st->mib.MPXCloseTimeout++;
+    msk_closed(m, MPX_ERR_TIMEDOUT);
+}
+
 int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info)
 {
     const struct mpx_msk *m = mpx_stack_find(st, conn);
@@ -948,6 +1035,9 @@ int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn
     mpx_ek_info(m, info); /* key state and fingerprint, never the key */
     info->established = m->est_ev;
     info->closed = m->closed;
+    info->fin_sent = m->fin_sent;
+    info->fin_acked = m->fin_acked;
+    info->fin_in = m->fin_in;
     info->error = m->error;
     info->local_token = m->keys.ltoken;
     info->remote_token = m->keys.rtoken;

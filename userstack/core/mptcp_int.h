@@ -26,12 +26,16 @@
 #define MPX_MAP_MAX_CSUM 16384 /* checksummed mappings are buffered whole */
 #define MPX_MSK_OOO_MAX  65536 /* ranges: beyond, data waits in the subflow */
 #define MPX_MSK_REINJ    256
-#define MPX_STACK_EVQ    256
-#define MPX_MSK_SIG      8   /* ADD_ADDR / RM_ADDR waiting for a segment */
-#define MPX_STACK_HASH   256 /* initial demux hash size */
-#define MPX_STACK_LISTEN 64
-#define MPX_STACK_RSTQ   16
-#define MPX_KEY_TRIES    64
+/* Linux net.mptcp.close_timeout (TCP_TIMEWAIT_LEN), like tcp_fin_timeout
+ * for a TCP orphan in FIN_WAIT_2: the longest an orphan waits for the
+ * DATA_FIN exchange once all its data is acknowledged. */
+#define MPX_MSK_CLOSE_TIMEOUT (60ull * 1000000000ull)
+#define MPX_STACK_EVQ         256
+#define MPX_MSK_SIG           8   /* ADD_ADDR / RM_ADDR waiting for a segment */
+#define MPX_STACK_HASH        256 /* initial demux hash size */
+#define MPX_STACK_LISTEN      64
+#define MPX_STACK_RSTQ        16
+#define MPX_KEY_TRIES         64
 /* Linux syn_retrans_before_tcp_fallback: MP_CAPABLE is left out of SYN
  * retransmissions after this many (NOTES 3.6). */
 #define MPX_SYN_MPC_TRIES 2
@@ -192,6 +196,7 @@ struct mpx_sf {
     uint32_t rx_inf_off, tx_inf_off;
     uint64_t rx_inf_dsn, tx_inf_dsn;
     bool fin_map; /* a DATA_FIN-only mapping rides on our TCP FIN */
+    bool fin_rtx; /* ... and on our next pure ACK (DATA_FIN retransmission) */
     uint64_t fin_dsn;
     bool closing;        /* mpx_tcp_close done */
     bool ack_pending;    /* send a pure ACK (fourth ACK of MP_JOIN) */
@@ -298,6 +303,9 @@ struct mpx_msk {
     uint64_t unacked_since; /* ns: when the oldest unacknowledged data was
                              * first outstanding (0 = nothing outstanding) */
     uint64_t rtx_at;        /* 0 = off */
+    /* an orphan whose data is all DATA_ACKed is reset (MP_FASTCLOSE) if it
+     * is still not closed then (0 = off): mpx_msk_close_timer */
+    uint64_t tout_at;
     uint8_t rtx_backoff;
     uint32_t rtx_fired;
     uint64_t retransmits;                    /* reinjection decisions carried out */
@@ -487,6 +495,8 @@ void mpx_msk_data_ack(struct mpx_msk *m, uint64_t ack, uint32_t wnd);
 uint32_t mpx_msk_rcv_space(const struct mpx_msk *m, uint64_t dsn);
 void mpx_msk_rcv_data(struct mpx_msk *m, uint64_t dsn, const uint8_t *p, uint32_t len);
 void mpx_msk_rcv_fin(struct mpx_msk *m, uint64_t fin_dsn);
+/* The orphan close timeout (tout_at) expired: reset the connection. */
+void mpx_msk_close_timer(struct mpx_msk *m, uint64_t now);
 /* Whether bytes at |dsn| can be queued now (out-of-order table room). */
 bool mpx_msk_ooo_ok(struct mpx_msk *m, uint64_t dsn, uint32_t len);
 void mpx_msk_push(struct mpx_msk *m, uint64_t now);

@@ -243,6 +243,18 @@ void mpx_sf_hook_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
                 fit = sig_fits(sf, seg, opts);
             }
         }
+        if (!fit && !seg->payload_len && n0 < MPX_TCP_MAX_MPTCP &&
+            (opts->present & MPX_TCPO_SACK)) {
+            /* SACK blocks took the room (3 blocks and a timestamp are 40
+             * bytes, the DSS gave way to them already): the signal goes
+             * first, as Linux tcp_established_options puts MPTCP options
+             * before SACK blocks, which the next ACK repeats anyway. Giving
+             * the signal up lost a REMOVE_ADDR against Linux (RmAddrTxDrop,
+             * test_interop.py engine_remove_addr, ~1 run in 70 at load). */
+            opts->present &= ~MPX_TCPO_SACK;
+            opts->n_sack = 0;
+            fit = sig_fits(sf, seg, opts);
+        }
         if (!fit) {
             opts->n_mptcp = n0;
             if (!seg->payload_len && !n0) {

@@ -868,6 +868,7 @@ int mpx_stack_on_timer(struct mpx_stack *st, uint64_t now)
         mpx_ek_timer(m, now);
         if (m->rtx_at && m->rtx_at <= now)
             mpx_msk_rtx_timer(m, now);
+        mpx_msk_close_timer(m, now);
         mpx_msk_push(m, now);
         mpx_msk_check_close(m, now);
     }
@@ -1272,4 +1273,13 @@ void mpx_stack_tcp_mib(const struct mpx_stack *st, struct mpx_tcp_mib *out)
     for (const struct mpx_msk *m = st->msks; m; m = m->next)
         for (uint8_t i = 0; i < m->nsf; i++)
             mpx_tcp_mib_add(out, mpx_tcp_get_mib(m->sf[i]->tcp));
+}
+
+size_t mpx_stack_orphans(const struct mpx_stack *st, uint32_t *ids, size_t max)
+{
+    size_t n = 0;
+    for (const struct mpx_msk *m = st->msks; m; m = m->next)
+        if (m->orphan && !m->closed && n < max)
+            ids[n++] = m->id;
+    return n;
 }

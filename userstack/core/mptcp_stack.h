@@ -281,6 +281,7 @@ struct mpx_conn_info {
     bool fallback;
     bool csum_enabled;
     bool established, closed;
+    bool fin_sent, fin_acked, fin_in; /* the DATA_FIN exchange (section 3.3.3) */
     int error;
     uint32_t local_token, remote_token;
     uint8_t subflows; /* subflows alive */
@@ -307,6 +308,9 @@ struct mpx_conn_info {
     uint8_t key_fpr[8];
 };
 int mpx_conn_get_info(const struct mpx_stack *st, uint32_t conn, struct mpx_conn_info *info);
+/* The connections the application has closed and that are still
+ * finishing (orphans, like the kernel's): up to |max| ids, how many. */
+size_t mpx_stack_orphans(const struct mpx_stack *st, uint32_t *ids, size_t max);
 /* The secrets of a connection, for the daemon's key-log file only (asked
  * for explicitly, like SSLKEYLOGFILE; DESIGN decision 6: never logged):
  * RFC 8684 keys when the connection negotiated them, the newest external

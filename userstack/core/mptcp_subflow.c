@@ -425,15 +425,18 @@ static int hook_dss(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
                 d->data_fin = true;
             }
         }
-    } else if ((seg->flags & MPX_TH_FIN) && sf->fin_map) {
+    } else if (((seg->flags & MPX_TH_FIN) && sf->fin_map) ||
+               (sf->fin_rtx && m->fin_sent && !m->fin_acked)) {
+        uint64_t fdsn = (seg->flags & MPX_TH_FIN) && sf->fin_map ? sf->fin_dsn : m->write_seq;
+        sf->fin_rtx = false;
         d->has_map = true;
         d->dsn64 = true;
-        d->dsn = sf->fin_dsn;
+        d->dsn = fdsn;
         d->ssn = 0;
         d->dll = 1;
         d->data_fin = true;
         d->has_csum = m->csum;
-        d->csum = m->csum ? mpx_mptcp_dss_csum(sf->fin_dsn, 0, 1, 0, NULL, 0) : 0;
+        d->csum = m->csum ? mpx_mptcp_dss_csum(fdsn, 0, 1, 0, NULL, 0) : 0;
     }
     if (add_opt(opts, &o))
         return 0;
@@ -931,6 +934,12 @@ static void rx_map(struct mpx_sf *sf, const struct mpx_opt_dss *d)
     }
     if (d->data_fin && d->dll == 1 && d->ssn == 0) {
         mpx_msk_rcv_fin(m, dsn);
+        /* a DATA_FIN takes DSN space: one we have taken is answered at
+         * once, so a sender whose DATA_ACK got lost (or that sends it
+         * again on a pure ACK, mpx_msk_rtx_timer) learns it, as TCP
+         * answers a retransmitted FIN */
+        if (m->fin_in)
+            sf->ack_pending = true;
         return;
     }
     uint32_t off = d->ssn - 1, len = d->dll - (d->data_fin ? 1u : 0u);

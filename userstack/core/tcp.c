@@ -325,7 +325,7 @@ void mpx_tcp_sndbuf_tune(struct mpx_tcp_conn *c)
     if (want > c->cfg.wmem_max)
         want = c->cfg.wmem_max;
     if (want > c->sndbuf.cap + c->sndbuf.cap / 8) /* grow in steps, not per ACK */
-        mpx_ring_grow(&c->sndbuf, (uint32_t)want);
+        mpx_ring_grow_keep(&c->sndbuf, (uint32_t)want, c->sndbuf.len);
     if (c->want_writable && mpx_ring_space(&c->sndbuf) > 0 && !c->shut_wr) {
         c->want_writable = false;
         mpx_tcp_event(c, MPX_TCP_EV_WRITABLE, 0);
@@ -371,7 +371,8 @@ static void rcvbuf_tune(struct mpx_tcp_conn *c, uint64_t now)
         if (want > c->cfg.rmem_max)
             want = c->cfg.rmem_max;
         if (want > c->rcvbuf.cap)
-            mpx_ring_grow(&c->rcvbuf, (uint32_t)want);
+            mpx_ring_grow_keep(&c->rcvbuf, (uint32_t)want,
+                               c->n_ooo ? c->rcvbuf.cap : c->rcvbuf.len);
     }
     c->rcvq_copied = 0;
     c->rcvq_time = now;

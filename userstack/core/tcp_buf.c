@@ -27,12 +27,18 @@ void mpx_ring_free(struct mpx_ring *r)
 
 int mpx_ring_grow(struct mpx_ring *r, uint32_t cap)
 {
+    return mpx_ring_grow_keep(r, cap, r->cap);
+}
+
+int mpx_ring_grow_keep(struct mpx_ring *r, uint32_t cap, uint32_t keep)
+{
     if (cap <= r->cap)
         return 0;
     uint8_t *nb = malloc(cap);
     if (!nb)
         return MPX_ERR_NOMEM;
-    mpx_ring_read_at(r, 0, nb, r->cap);
+    assert(keep >= r->len);
+    mpx_ring_read_at(r, 0, nb, keep < r->cap ? keep : r->cap);
     free(r->buf);
     r->buf = nb;
     r->cap = cap;

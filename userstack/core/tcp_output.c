@@ -30,7 +30,10 @@ uint32_t mpx_tcp_rcv_window(struct mpx_tcp_conn *c)
         uint32_t want = c->cfg.rcv_wnd(c->cfg.opt_hook_ctx);
         uint32_t lim = c->cfg.rmem_max > c->rcvbuf.len ? c->cfg.rmem_max - c->rcvbuf.len : 0;
         want = want < lim ? want : lim;
-        if (want + slack > room && mpx_ring_grow(&c->rcvbuf, c->rcvbuf.len + want + slack) == 0)
+        /* out-of-order data lives past len: kept only when there is some */
+        uint32_t keep = c->n_ooo ? c->rcvbuf.cap : c->rcvbuf.len;
+        if (want + slack > room &&
+            mpx_ring_grow_keep(&c->rcvbuf, c->rcvbuf.len + want + slack, keep) == 0)
             room = c->rcvbuf.cap - c->rcvbuf.len;
         if (want + slack < room)
             room = want + slack;

@@ -166,7 +166,11 @@ static void bridge_kill(struct mpxd *d, struct mpxd_bridge *b, const char *why)
         sqe->fd = b->fd;
         io_uring_sqe_set_data64(sqe, mpx_uloop_ud(d->src_bridge, OP_CANCEL, 0));
     }
-    shutdown(b->fd, SHUT_RDWR);
+    /* in-flight operations end now; without any, ours is the only
+     * reference (the shim and the CLI close theirs once the request is
+     * sent) and the close below tells the app's end the same */
+    if (b->inflight)
+        shutdown(b->fd, SHUT_RDWR);
     hash_del(d, b);
     b->state = MPXD_BR_DYING;
     b->conn = 0;
@@ -411,10 +415,13 @@ static void pump_one(struct mpxd *d, struct mpxd_bridge *b, uint64_t now)
 
 static void take_accepted(struct mpxd *d);
 
+static void named_sweep(struct mpxd *d, uint64_t now);
+
 void mpxd_bridges_pump(struct mpxd *d)
 {
     uint64_t now = mpxd_now();
     take_accepted(d);
+    named_sweep(d, now);
     /* every loop step: only the slots ever used, not all 1024 (walking
      * them all was 2-3 % of a daemon's CPU at 2 Gbit/s) */
     for (int i = 0; i < d->bridges_hi; i++)
@@ -793,6 +800,13 @@ void mpxd_conns_foreach(struct mpxd *d, mpxd_conn_fn fn, void *arg)
         if (b->state == MPXD_BR_CONNECTING || b->state == MPXD_BR_OPEN)
             fn(d, arg, b->conn, b->uid, b->server ? MPX_RPC_CONN_F_SERVER : 0, b, NULL);
     }
+    /* orphans (the app closed, the engine finishes its data and the
+     * DATA_FIN exchange), like the kernel's in ss -M; nobody owns them any
+     * more: root only */
+    uint32_t ids[MPXD_MAX_ORPHANS_LISTED];
+    size_t n = mpx_eng_orphans(d->eng, ids, MPXD_MAX_ORPHANS_LISTED);
+    for (size_t i = 0; i < n; i++)
+        fn(d, arg, ids[i], 0, MPX_RPC_CONN_F_ORPHAN, NULL, NULL);
 }
 
 uid_t mpxd_conn_owner(struct mpxd *d, uint32_t conn)
@@ -807,8 +821,11 @@ uid_t mpxd_conn_owner(struct mpxd *d, uint32_t conn)
     return (uid_t)-1;
 }
 
+static void data_listen(struct mpxd *d);
+
 int mpxd_bridges_init(struct mpxd *d)
 {
+    data_listen(d); /* first: sets d->dfd, which free() looks at */
     d->bridges = calloc(MPXD_MAX_BRIDGES, sizeof(*d->bridges));
     d->socks = calloc(MPXD_MAX_SOCKS, sizeof(*d->socks));
     if (!d->bridges || !d->socks)
@@ -856,6 +873,12 @@ void mpxd_bridges_free(struct mpxd *d)
     d->bridges = NULL;
     free(d->socks);
     d->socks = NULL;
+    for (int i = 0; i < MPXD_MAX_NAMED; i++)
+        if (d->named[i].fd >= 0)
+            close(d->named[i].fd);
+    if (d->dfd >= 0)
+        close(d->dfd);
+    d->dfd = -1;
 }
 
 /* ---- the shim's sockets (issue 7; protocol: rpc.h struct mpx_rpc_sock) ------- */
@@ -901,7 +924,7 @@ static bool name_alive(uint8_t family, uint64_t id, bool listening_only)
 
 static struct mpxd_sockres *sockres_find(struct mpxd *d, uint64_t id, uid_t uid)
 {
-    for (int i = 0; i < MPXD_MAX_SOCKS; i++)
+    for (int i = 0; i < d->socks_hi; i++)
         if (d->socks[i].used && d->socks[i].sock_id == id && d->socks[i].uid == uid)
             return &d->socks[i];
     return NULL;
@@ -909,7 +932,7 @@ static struct mpxd_sockres *sockres_find(struct mpxd *d, uint64_t id, uid_t uid)
 
 static void sockres_drop(struct mpxd *d, uint64_t sock_id)
 {
-    for (int i = 0; i < MPXD_MAX_SOCKS; i++)
+    for (int i = 0; i < d->socks_hi; i++)
         if (d->socks[i].used && d->socks[i].sock_id == sock_id)
             d->socks[i].used = false;
 }
@@ -948,7 +971,7 @@ static bool res_overlap(const struct mpxd_sockres *a, const struct mpxd_sockres 
 
 static bool res_conflict(struct mpxd *d, const struct mpxd_sockres *n)
 {
-    for (int i = 0; i < MPXD_MAX_SOCKS; i++) {
+    for (int i = 0; i < d->socks_hi; i++) {
         struct mpxd_sockres *o = &d->socks[i];
         if (!o->used || o->port != n->port || o->sock_id == n->sock_id || !res_overlap(o, n))
             continue;
@@ -1019,7 +1042,7 @@ static bool is_local_addr(const struct mpxd *d, const struct mpx_rpc_addr *a)
  * exited or crashed without close()). */
 static void sweep_dead(struct mpxd *d)
 {
-    for (int i = 0; i < MPXD_MAX_SOCKS; i++) {
+    for (int i = 0; i < d->socks_hi; i++) {
         struct mpxd_sockres *o = &d->socks[i];
         struct mpxd_listener *l;
         if (!o->used || name_alive(o->family, o->sock_id, o->listening))
@@ -1133,23 +1156,161 @@ static void sock_bind(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, uint
         return;
     }
     *slot = n;
+    if (slot - d->socks >= d->socks_hi)
+        d->socks_hi = (int)(slot - d->socks) + 1; /* the scans' bound (free slots stay below) */
     sock_reply(d, cidx, id, 0, 0, &n.addr, n.port);
 }
 
+/* ---- the data listener: SOCK_CONNECT_NAMED (rpc.h MPX_RPC_DATA_NAME_FMT) ------ */
+
+#define NAMED_TTL_NS   (10ull * 1000000000ull)
+#define NAMED_SWEEP_NS 1000000000ull
+
+/* The app sockets connect themselves here (no throw-away listener and no
+ * SCM_RIGHTS per connect: every AF_UNIX close with fds in flight queues
+ * the kernel's unix GC). Without it the shim falls back to SOCK_CONNECT. */
+static void data_listen(struct mpxd *d)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int n =
+        snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, MPX_RPC_DATA_NAME_FMT, (long)getpid());
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    for (int i = 0; i < MPXD_MAX_NAMED; i++)
+        d->named[i].fd = -1;
+    if (fd < 0 ||
+        bind(fd, (struct sockaddr *)&sa,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) ||
+        listen(fd, 4096)) {
+        mpxd_log(d, MPX_DLOG_WARN, "data listener @%s: %s (the shim passes fds instead)",
+                 sa.sun_path + 1, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    d->dfd = fd;
+}
+
+/* The app socket id (from its abstract name) and owner of an accepted
+ * data connection; -1 if it is not one of the shim's sockets. */
+static int named_peer(int fd, uint64_t *id, uid_t *uid)
+{
+    static const size_t plen = sizeof(MPX_RPC_SOCK_PREFIX) - 1;
+    struct sockaddr_un sa;
+    socklen_t len = sizeof(sa), cl = sizeof(struct ucred);
+    struct ucred cred;
+    const char *p = sa.sun_path + 1;
+    uint64_t v = 0;
+
+    /* MPX_RPC_SOCK_NAME_FMT: prefix, family digit, '/', 16 hex digits */
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) ||
+        len != offsetof(struct sockaddr_un, sun_path) + 1 + plen + 2 + 16 || sa.sun_path[0] ||
+        memcmp(p, MPX_RPC_SOCK_PREFIX, plen) || p[plen + 1] != '/')
+        return -1;
+    for (int i = 0; i < 16; i++) {
+        int c = p[plen + 2 + i], x = c >= '0' && c <= '9'   ? c - '0'
+                                     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                            : -1;
+        if (x < 0)
+            return -1;
+        v = v << 4 | (uint64_t)x;
+    }
+    if (!v || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
+        return -1;
+    *id = v;
+    *uid = cred.uid;
+    return 0;
+}
+
+/* Keep an app socket whose request has not been read yet (another
+ * client's came first); when full, the oldest goes. */
+static void named_keep(struct mpxd *d, int fd, uint64_t id, uid_t uid, uint64_t now)
+{
+    struct mpxd_named *e = &d->named[0];
+    for (int i = 0; i < MPXD_MAX_NAMED; i++) {
+        if (d->named[i].fd < 0) {
+            e = &d->named[i];
+            break;
+        }
+        if (d->named[i].since < e->since)
+            e = &d->named[i];
+    }
+    if (e->fd >= 0)
+        close(e->fd);
+    e->fd = fd;
+    e->sock_id = id;
+    e->uid = uid;
+    e->since = now;
+}
+
+/* Accept from the data listener until the socket (id, uid) comes (its fd)
+ * or nothing is left (-1); the others are kept for their own requests. The
+ * shim connects before it sends the request: its socket is queued by now. */
+static int named_accept(struct mpxd *d, uint64_t want, uid_t want_uid)
+{
+    uint64_t now = mpxd_now();
+    for (;;) {
+        uint64_t id;
+        uid_t uid;
+        /* blocking (io_uring arms its own poll), as check_bridge_fd makes them */
+        int fd = accept4(d->dfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        if (named_peer(fd, &id, &uid)) {
+            close(fd);
+            continue;
+        }
+        if (want && id == want && uid == want_uid)
+            return fd;
+        named_keep(d, fd, id, uid, now);
+    }
+}
+
+static int named_take(struct mpxd *d, uint64_t id, uid_t uid)
+{
+    for (int i = 0; i < MPXD_MAX_NAMED; i++) {
+        struct mpxd_named *e = &d->named[i];
+        if (e->fd >= 0 && e->sock_id == id && e->uid == uid) {
+            int fd = e->fd;
+            e->fd = -1;
+            return fd;
+        }
+    }
+    return d->dfd >= 0 ? named_accept(d, id, uid) : -1;
+}
+
+/* Once a second: what queued without a request, and what waited longer
+ * than NAMED_TTL_NS for one (its program died in between), goes. */
+static void named_sweep(struct mpxd *d, uint64_t now)
+{
+    if (d->dfd < 0 || now < d->named_sweep)
+        return;
+    d->named_sweep = now + NAMED_SWEEP_NS;
+    named_accept(d, 0, 0);
+    for (int i = 0; i < MPXD_MAX_NAMED; i++)
+        if (d->named[i].fd >= 0 && d->named[i].since + NAMED_TTL_NS < now) {
+            close(d->named[i].fd);
+            d->named[i].fd = -1;
+        }
+}
+
 static void sock_connect(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, uint32_t id,
-                         const struct mpx_rpc_sock *req, int fd)
+                         const struct mpx_rpc_sock *req, int fd, bool named)
 {
     struct mpxd_sockres *r = sockres_find(d, req->sock_id, c->uid);
     struct mpx_rpc_addr local = r ? r->addr : req->local;
     struct mpxd_bridge *b;
     long conn;
 
-    if (fd < 0 || check_bridge_fd(fd) || req->rport == 0 || addr_any(&req->remote) ||
+    if (fd < 0 || (!named && check_bridge_fd(fd)) || req->rport == 0 || addr_any(&req->remote) ||
         (local.family && local.family != req->remote.family)) {
         if (fd >= 0)
             close(fd);
+        else if (named) /* e.g. connected to a daemon that has since restarted */
+            mpxd_log(d, MPX_DLOG_WARN, "client pid %d: socket %016llx not on the data listener",
+                     (int)c->pid, (unsigned long long)req->sock_id);
         d->mib.ShimRejected++;
-        sock_reply(d, cidx, id, -EINVAL, 0, NULL, 0);
+        sock_reply(d, cidx, id, named && fd < 0 ? -ECONNREFUSED : -EINVAL, 0, NULL, 0);
         return;
     }
     if (addr_any(&local))
@@ -1295,7 +1456,13 @@ void mpxd_sock_request(struct mpxd *d, uint32_t cidx, uint16_t type, uint32_t id
         sock_bind(d, c, cidx, id, req);
         break;
     case MPX_RPC_SOCK_CONNECT:
-        sock_connect(d, c, cidx, id, req, fd);
+        sock_connect(d, c, cidx, id, req, fd, false);
+        fd = -1;
+        break;
+    case MPX_RPC_SOCK_CONNECT_NAMED:
+        if (fd >= 0) /* never with an fd (the decoder allows none) */
+            close(fd);
+        sock_connect(d, c, cidx, id, req, named_take(d, req->sock_id, c->uid), true);
         fd = -1;
         break;
     case MPX_RPC_SOCK_LISTEN:
@@ -1397,8 +1564,12 @@ static void shim_deliver(struct mpxd *d, const struct mpx_rpc_addr *key, uint16_
     struct mpxd_bridge *b;
     int fd = -ENOENT;
 
-    if (mpx_eng_conn_info(d->eng, conn, &ci, mpxd_now()) < 0)
+    if (mpx_eng_conn_info(d->eng, conn, &ci, mpxd_now()) < 0) {
+        /* gone between the accept queue and here: nothing to deliver */
+        d->mib.AcceptDropped++;
+        mpxd_log(d, MPX_DLOG_INFO, "conn %u on port %u dropped: no longer known", conn, port);
         return;
+    }
     while ((l = pick_listener(d, key, port, conn, &ci))) {
         fd = connect_to_listener(l, conn, &ci);
         if (fd != -ECONNREFUSED && fd != -ENOENT && fd != -EPERM)
@@ -1419,7 +1590,8 @@ static void shim_deliver(struct mpxd *d, const struct mpx_rpc_addr *key, uint16_
             close(fd);
         mpx_eng_abort(d->eng, conn, mpxd_now());
         d->mib.AcceptDropped++;
-        mpxd_log(d, MPX_DLOG_DEBUG, "conn %u on port %u dropped: %s", conn, port,
+        /* an established connection the app never sees: say why */
+        mpxd_log(d, MPX_DLOG_INFO, "conn %u on port %u dropped: %s", conn, port,
                  fd == -EAGAIN ? "backlog full"
                  : fd < 0      ? strerror(-fd)
                                : "no bridge");

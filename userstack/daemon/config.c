@@ -228,6 +228,7 @@ static int set_enum(const char *key, const char *v, const char *const *names, in
 }
 
 static const char *const tun_modes[] = {"auto", "attach", "create"};
+static const char *const napi_names[] = {"auto", "off", "on"};
 static const char *const extkey_names[] = {NULL, "never", "prefer", "require"};
 static const char *const pm_names[] = {"kernel", "userspace"};
 
@@ -256,6 +257,7 @@ enum key_id {
     K_OFFLOAD,
     K_KEYLOG,
     K_PACING,
+    K_TUN_NAPI,
 };
 
 static const struct {
@@ -289,6 +291,8 @@ static const struct {
     [K_OFFLOAD] = {"offload", false}, /* the TUN is opened with or without vnet headers */
     [K_KEYLOG] = {"keylog", false},   /* opened once, mode 0600 (keylog.h) */
     [K_PACING] = {"pacing", true},    /* new connections (mpx_stack_set_pacing) */
+    /* IFF_NAPI is chosen when the TUN is opened */
+    [K_TUN_NAPI] = {"tun-napi", false},
 };
 #define N_KEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
@@ -328,6 +332,9 @@ static const char *startup_hint(int k)
     case K_OFFLOAD:
         return " (the TUN is opened with or without vnet headers when mptcpextd starts: put "
                "it in the config file or on the command line and restart)";
+    case K_TUN_NAPI:
+        return " (the TUN is opened with or without IFF_NAPI when mptcpextd starts: put it "
+               "in the config file or on the command line and restart)";
     default:
         return "";
     }
@@ -398,6 +405,7 @@ static int set_bool_key(struct mpx_dcfg *cfg, int k, const char *v, char *err, s
 int mpx_dcfg_set(struct mpx_dcfg *cfg, const char *key, const char *v, char *err, size_t errcap)
 {
     int k = key_index(key), e;
+    bool b;
 
     if (errcap)
         err[0] = '\0';
@@ -439,6 +447,14 @@ int mpx_dcfg_set(struct mpx_dcfg *cfg, const char *key, const char *v, char *err
     case K_OFFLOAD:
     case K_PACING:
         return set_bool_key(cfg, k, v, err, errcap);
+    case K_TUN_NAPI:
+        if (!strcmp(v, "auto"))
+            cfg->tun_napi = MPX_DCFG_NAPI_AUTO;
+        else if (!parse_bool(v, &b))
+            cfg->tun_napi = b ? MPX_DCFG_NAPI_ON : MPX_DCFG_NAPI_OFF;
+        else
+            ERR(-EINVAL, "tun-napi: expected auto, on or off, got \"%s\"", v);
+        return 0;
     default:
         return set_misc(cfg, k, v, err, errcap);
     }
@@ -642,6 +658,9 @@ int mpx_dcfg_get(const struct mpx_dcfg *cfg, const char *key, char *buf, size_t 
         break;
     case K_PACING:
         snprintf(buf, cap, "%s", cfg->pacing ? "on" : "off");
+        break;
+    case K_TUN_NAPI:
+        snprintf(buf, cap, "%s", napi_names[cfg->tun_napi % 3]);
         break;
     }
     return 0;

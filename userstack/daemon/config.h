@@ -35,6 +35,9 @@
  *   offload on|off          TUN offloads: TSO super-segments out, GRO'd ones in,
  *                           partial checksums (IFF_VNET_HDR + TUNSETOFFLOAD) [start]
  *   pacing on|off           TCP pacing (Linux rates), default off [run time: new conns]
+ *   tun-napi auto|on|off    IFF_NAPI + threaded NAPI on the TUN: the kernel GROs what
+ *                           we write before forwarding it; auto (default): on when
+ *                           the threaded NAPI can be set and offload is off [start]
  *
  * Errors never abort: every bad line gives "FILE:LINE: message".
  */
@@ -56,6 +59,14 @@ enum mpx_dcfg_log {
     MPX_DLOG_WARN,
     MPX_DLOG_INFO,
     MPX_DLOG_DEBUG,
+};
+
+/* tun-napi: AUTO falls back to a plain TUN when the device's NAPI cannot be
+ * made threaded (main.c open_tun), ON keeps IFF_NAPI and warns */
+enum mpx_dcfg_tun_napi {
+    MPX_DCFG_NAPI_AUTO = 0,
+    MPX_DCFG_NAPI_OFF,
+    MPX_DCFG_NAPI_ON,
 };
 
 enum mpx_dcfg_tun_mode {
@@ -83,6 +94,7 @@ struct mpx_dcfg {
     bool checksum, mptcp;
     bool offload;          /* TUN segmentation/checksum offload (vnet headers, TSO, GRO) */
     bool pacing;           /* TCP pacing of the subflows (tcp.h cfg.pacing) */
+    uint8_t tun_napi;      /* enum mpx_dcfg_tun_napi (tun.h MPX_TUN_F_NAPI) */
     unsigned tun_mtu;      /* the TUN's MTU when opened (main.c), 0: the stack default */
     uint8_t extkey_policy; /* enum mpx_rpc_extkey, never DEFAULT */
     bool running;          /* after start: startup-only keys are refused */

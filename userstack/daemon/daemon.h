@@ -29,12 +29,13 @@
 
 struct mpx_eng;
 
-#define MPXD_BRIDGE_BUF   (64 * 1024)
-#define MPXD_MAX_CLIENTS  256
-#define MPXD_MAX_BRIDGES  1024
-#define MPXD_CONN_HASH    1024 /* power of two */
-#define MPXD_MAX_LISTEN   64
-#define MPXD_ACCEPT_QUEUE 128
+#define MPXD_BRIDGE_BUF         (64 * 1024)
+#define MPXD_MAX_CLIENTS        256
+#define MPXD_MAX_BRIDGES        1024
+#define MPXD_MAX_ORPHANS_LISTED 1024 /* orphans in one conn listing */
+#define MPXD_CONN_HASH          1024 /* power of two */
+#define MPXD_MAX_LISTEN         64
+#define MPXD_ACCEPT_QUEUE       128
 
 /* tlshello.c: TLS record + handshake header + version + random */
 #define MPXD_HELLO_LEN     43
@@ -172,6 +173,15 @@ struct mpxd_sockerr {
     int err;
     uint64_t expires; /* mpxd_now() ns */
 };
+/* App sockets accepted on the data listener before their
+ * SOCK_CONNECT_NAMED was read (another thread's or client's came first). */
+#define MPXD_MAX_NAMED 64
+struct mpxd_named {
+    int fd; /* -1: free */
+    uint64_t sock_id;
+    uid_t uid;
+    uint64_t since; /* mpxd_now() ns */
+};
 
 struct mpxd {
     struct mpx_dcfg cfg;
@@ -194,7 +204,13 @@ struct mpxd {
     uint16_t conn_hash[MPXD_CONN_HASH];
     struct mpxd_listener listeners[MPXD_MAX_LISTEN];
     struct mpxd_sockres *socks; /* MPXD_MAX_SOCKS */
+    int socks_hi;               /* slots below this may be in use */
     struct mpxd_sockerr sockerrs[MPXD_MAX_SOCKERR];
+    /* the data listener (rpc.h MPX_RPC_DATA_NAME_FMT), -1 if none, and the
+     * sockets accepted on it that wait for their request */
+    int dfd;
+    struct mpxd_named named[MPXD_MAX_NAMED];
+    uint64_t named_sweep; /* next time unclaimed ones are looked at */
     struct mpxd_mib mib;
 };
 

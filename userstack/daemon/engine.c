@@ -5,6 +5,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,19 @@ static int replay_pm(struct mpx_eng *e, const struct mpx_dcfg *cfg, char *err, s
     return 0;
 }
 
+/* Every connection mallocs its send and receive buffers (`sndbuf`,
+ * `rcvbuf`: 4 MB each by default) and the bridge its own, and frees them
+ * at the end. With glibc's defaults the top of the heap is given back
+ * (brk) at each free and the next connection faults the pages in again:
+ * 10-20 page faults per connection, ~15 % of a daemon's CPU at 1,500
+ * connections/s (issue 7, bench/README.md "Page faults"). Keep up to 64 MB
+ * of free heap, and serve allocations below 32 MB from the heap. */
+static void keep_heap(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap)
 {
     struct mpx_stack_config sc;
@@ -121,6 +135,7 @@ struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap
         return NULL;
     }
     e->keylog_fd = -1;
+    keep_heap();
     mpx_stack_config_default(&sc);
     sc.mptcp_enabled = cfg->mptcp;
     sc.checksum = cfg->checksum;
@@ -546,6 +561,11 @@ int mpx_eng_conn_setopt(struct mpx_eng *e, const struct mpx_rpc_setopt *o, uint6
     return mpx_rpc_errno(rc);
 }
 
+size_t mpx_eng_orphans(const struct mpx_eng *e, uint32_t *ids, size_t max)
+{
+    return mpx_stack_orphans(e->st, ids, max);
+}
+
 int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_conn_info *out,
                       uint64_t now)
 {
@@ -561,6 +581,9 @@ int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_con
         (ci.mptcp ? MPX_RPC_CONN_F_MPTCP : 0) | (ci.fallback ? MPX_RPC_CONN_F_FALLBACK : 0) |
         (ci.csum_enabled ? MPX_RPC_CONN_F_CSUM : 0) |
         (ci.established ? MPX_RPC_CONN_F_ESTABLISHED : 0) | (ci.closed ? MPX_RPC_CONN_F_CLOSED : 0);
+    out->fin = (uint8_t)((ci.fin_sent ? MPX_RPC_CONN_FIN_SENT : 0) |
+                         (ci.fin_acked ? MPX_RPC_CONN_FIN_ACKED : 0) |
+                         (ci.fin_in ? MPX_RPC_CONN_FIN_IN : 0));
     out->error = mpx_rpc_errno(ci.error);
     out->local_token = ci.local_token;
     out->remote_token = ci.remote_token;

@@ -79,6 +79,8 @@ int mpx_eng_rotate_key(struct mpx_eng *e, uint32_t conn, uint64_t now);
 
 /* Fill |out| (conn, flags, tokens, tuple of the first subflow, counters,
  * subflows). -ENOENT if the stack does not know |conn|. */
+/* Connections whose app has closed, still finishing (mpx_stack_orphans). */
+size_t mpx_eng_orphans(const struct mpx_eng *e, uint32_t *ids, size_t max);
 int mpx_eng_conn_info(const struct mpx_eng *e, uint32_t conn, struct mpx_rpc_conn_info *out,
                       uint64_t now);
 

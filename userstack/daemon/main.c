@@ -56,6 +56,7 @@ static void usage(FILE *f)
             "      --scheduler default|redundant|roundrobin --cc cubic|reno|lia\n"
             "      --sndbuf 4M --rcvbuf 4M --checksum on|off --mptcp on|off --offload on|off\n"
             "      --extkey never|prefer|require --path-manager kernel|userspace --pacing on|off\n"
+            "      --tun-napi auto|on|off\n"
             "  Default socket: %s/<netns name or --name>.sock\n",
             MPX_RPC_SOCK_DIR);
 }
@@ -117,10 +118,47 @@ static int parse_args(struct mpxd *d, int argc, char **argv)
     return 0;
 }
 
+/* Attach to an existing TUN or create one, as tun-mode says. */
+static int open_tun_mode(struct mpxd *d, struct mpx_tun_opts *o)
+{
+    int rc = -ENODEV;
+
+    if (d->cfg.tun_mode != MPX_DCFG_TUN_CREATE) {
+        o->flags |= MPX_TUN_F_ATTACH;
+        rc = mpx_tun_open(&d->tun, &d->loop, o);
+        o->flags &= ~MPX_TUN_F_ATTACH;
+    }
+    if (rc == -ENODEV && d->cfg.tun_mode != MPX_DCFG_TUN_ATTACH)
+        rc = mpx_tun_open(&d->tun, &d->loop, o);
+    return rc;
+}
+
+/* IFF_NAPI pays only with the device's NAPI threaded: without its own
+ * thread the poll runs inside each write and GRO merges nothing (tun.h,
+ * bench/README.md). "on" keeps it and warns; "auto" reopens a plain TUN. */
+static int open_tun_napi(struct mpxd *d, struct mpx_tun_opts *o)
+{
+    int rc = mpx_tun_set_napi_threaded(d->tun, true);
+
+    if (rc >= 0)
+        return 0;
+    if (d->cfg.tun_napi == MPX_DCFG_NAPI_ON) {
+        mpxd_log(d, MPX_DLOG_WARN, "TUN %s: threaded NAPI: %s (GRO will not merge)",
+                 mpx_tun_name(d->tun), strerror(-rc));
+        return 0;
+    }
+    mpxd_log(d, MPX_DLOG_INFO, "TUN %s: threaded NAPI: %s: reopened without IFF_NAPI",
+             mpx_tun_name(d->tun), strerror(-rc));
+    mpx_tun_close(d->tun);
+    d->tun = NULL;
+    o->flags &= ~MPX_TUN_F_NAPI;
+    return open_tun_mode(d, o);
+}
+
 static int open_tun(struct mpxd *d)
 {
     struct mpx_tun_opts o = {.name = d->cfg.tun, .flags = MPX_TUN_F_UP};
-    int rc = -ENODEV;
+    int rc;
 
     if (d->cfg.offload) {
         /* vnet headers: TSO super segments out (one write per ~64 KB
@@ -128,13 +166,16 @@ static int open_tun(struct mpxd *d)
         o.flags |= MPX_TUN_F_VNET_HDR;
         o.offload = MPX_TUN_OFF_CSUM | MPX_TUN_OFF_TSO4 | MPX_TUN_OFF_TSO6;
     }
-    if (d->cfg.tun_mode != MPX_DCFG_TUN_CREATE) {
-        o.flags |= MPX_TUN_F_ATTACH;
-        rc = mpx_tun_open(&d->tun, &d->loop, &o);
-        o.flags &= ~MPX_TUN_F_ATTACH;
-    }
-    if (rc == -ENODEV && d->cfg.tun_mode != MPX_DCFG_TUN_ATTACH)
-        rc = mpx_tun_open(&d->tun, &d->loop, &o);
+    /* tun-napi: GRO of what we write (tun.h). Not with offload: our super
+     * segments are merged already, and in the lab NAPI on top of them
+     * only added RTOs (bench/README.md). */
+    if (d->cfg.tun_napi == MPX_DCFG_NAPI_ON && d->cfg.offload)
+        mpxd_log(d, MPX_DLOG_WARN, "tun-napi is ignored with offload on");
+    else if (d->cfg.tun_napi != MPX_DCFG_NAPI_OFF && !d->cfg.offload)
+        o.flags |= MPX_TUN_F_NAPI;
+    rc = open_tun_mode(d, &o);
+    if (rc >= 0 && (o.flags & MPX_TUN_F_NAPI))
+        rc = open_tun_napi(d, &o);
     if (rc < 0) {
         mpxd_log(d, MPX_DLOG_ERROR, "TUN %s: %s", d->cfg.tun, strerror(-rc));
         return rc;
@@ -142,8 +183,8 @@ static int open_tun(struct mpxd *d)
     rc = mpx_tun_get_mtu(d->tun);
     /* (a larger MTU set on the device than our buffers hold is not used) */
     d->cfg.tun_mtu = rc > 0 && (size_t)rc <= mpx_tun_buf_size(d->tun) ? (unsigned)rc : 0;
-    mpxd_log(d, MPX_DLOG_INFO, "TUN %s (ifindex %d, MTU %d) open", mpx_tun_name(d->tun),
-             mpx_tun_ifindex(d->tun), rc);
+    mpxd_log(d, MPX_DLOG_INFO, "TUN %s (ifindex %d, MTU %d%s) open", mpx_tun_name(d->tun),
+             mpx_tun_ifindex(d->tun), rc, (o.flags & MPX_TUN_F_NAPI) ? ", threaded NAPI" : "");
     return 0;
 }
 

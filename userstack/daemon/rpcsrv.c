@@ -539,6 +539,7 @@ static void dispatch(struct mpxd *d, struct mpxd_client *c, const struct mpx_rpc
     case MPX_RPC_SOCK_LISTEN:
     case MPX_RPC_SOCK_GET:
     case MPX_RPC_SOCK_CLOSE:
+    case MPX_RPC_SOCK_CONNECT_NAMED:
         mpxd_sock_request(d, cidx, h->type, h->id, body, fd);
         fd = -1;
         break;

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -398,6 +399,39 @@ int mpx_tun_set_up(struct mpx_tun *t, bool up)
     return if_ioctl(t->name, SIOCSIFFLAGS, &ifr);
 }
 
+/* Write |val| to /sys/class/net/<our name>/|attr|. sysfs shows the
+ * devices of the namespace it was mounted in (`ip netns exec` remounts
+ * it), so the ifindex is checked first. */
+static int sysfs_set(const struct mpx_tun *t, const char *attr, const char *val)
+{
+    char path[96], buf[32];
+    snprintf(path, sizeof(path), "/sys/class/net/%s/ifindex", t->name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = '\0';
+    if (atoi(buf) != t->ifindex)
+        return -ENOENT;
+    snprintf(path, sizeof(path), "/sys/class/net/%s/%s", t->name, attr);
+    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    size_t len = strlen(val);
+    int ret = write(fd, val, len) == (ssize_t)len ? 0 : -errno;
+    close(fd);
+    return ret;
+}
+
+int mpx_tun_set_napi_threaded(struct mpx_tun *t, bool on)
+{
+    if (on && !(t->flags & MPX_TUN_F_NAPI))
+        return -EINVAL;
+    return sysfs_set(t, "threaded", on ? "1\n" : "0\n");
+}
+
 int mpx_tun_set_offload(struct mpx_tun *t, unsigned offload)
 {
     if (!(t->flags & MPX_TUN_F_VNET_HDR))
@@ -426,7 +460,8 @@ static int open_dev(struct mpx_tun *t, const struct mpx_tun_opts *o)
     if (t->fd < 0)
         return -errno;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | ((o->flags & MPX_TUN_F_VNET_HDR) ? IFF_VNET_HDR : 0);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | ((o->flags & MPX_TUN_F_VNET_HDR) ? IFF_VNET_HDR : 0) |
+                    ((o->flags & MPX_TUN_F_NAPI) ? IFF_NAPI : 0);
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
     if (ioctl(t->fd, TUNSETIFF, &ifr) < 0)
         return -errno;

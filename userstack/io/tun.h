@@ -58,6 +58,18 @@
 #define MPX_TUN_F_NONBLOCK 0x08u /* O_NONBLOCK on the fd (see above) */
 #define MPX_TUN_F_NO_FIXED 0x10u /* plain READ/WRITE, no registered buffers */
 #define MPX_TUN_F_NO_MSHOT 0x20u /* one read per buffer even where multishot exists */
+/* IFF_NAPI (Linux 4.15, CAP_NET_ADMIN): what we write is queued to a NAPI
+ * instance of the TUN queue and received through GRO, instead of going
+ * straight into netif_receive_skb in our write. This is not segmentation
+ * offload: we still write one 1500-byte packet at a time, the kernel merges
+ * consecutive segments of a flow back into super segments, and the
+ * forwarding behind the TUN (routing, veth, the routers) then runs once
+ * per merged skb; the TUN on the far end cuts them again before its engine
+ * reads them. GRO merges only what one NAPI poll sees, and a write(2) to a
+ * TUN never says MSG_MORE, so each write polls by itself and nothing is
+ * merged unless the poll runs in its own thread: see
+ * mpx_tun_set_napi_threaded(). */
+#define MPX_TUN_F_NAPI 0x40u
 
 /* Offloads for mpx_tun_set_offload: the values of linux/if_tun.h TUN_F_*. */
 #define MPX_TUN_OFF_CSUM    0x01u /* we accept partial checksums (NEEDS_CSUM) */
@@ -135,6 +147,13 @@ int mpx_tun_set_mtu(struct mpx_tun *t, unsigned mtu);
 /* The interface MTU now (SIOCGIFMTU), or -errno. */
 int mpx_tun_get_mtu(const struct mpx_tun *t);
 int mpx_tun_set_up(struct mpx_tun *t, bool up);
+/* Threaded NAPI for the device (/sys/class/net/NAME/threaded, Linux 5.12):
+ * with MPX_TUN_F_NAPI our writes only queue packets and wake the device's
+ * NAPI kthread, which polls a whole batch through GRO (and forwards the
+ * result) on whichever CPU is free. Device-wide, needs a NAPI instance
+ * (MPX_TUN_F_NAPI) to exist. 0 or -errno (-ENOENT: the sysfs mounted here
+ * belongs to another namespace). */
+int mpx_tun_set_napi_threaded(struct mpx_tun *t, bool on);
 /* TUNSETOFFLOAD; -EINVAL without MPX_TUN_F_VNET_HDR. */
 int mpx_tun_set_offload(struct mpx_tun *t, unsigned offload);
 

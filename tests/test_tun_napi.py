@@ -1,0 +1,117 @@
+"""mptcpextd with `--tun-napi on` (the TUN opened with IFF_NAPI, its NAPI
+instance threaded) on real packets: engine <-> engine both ways, and a
+kernel MPTCP client against an engine server, SHA-256 checked at both ends.
+
+With IFF_NAPI the kernel receives what the engine writes through GRO, so
+consecutive 1500-byte segments of a subflow may be merged into one skb
+before they are forwarded, and the TUN on the far end cuts them again: the
+MPTCP options of the merged segments (DSS mappings included) must survive
+that unchanged, which the checksums of the data prove. The tests also check
+that the device is really in threaded NAPI mode and that the routers saw
+fewer skbs than the engine wrote segments (at least one merge). They never
+assert a rate.
+
+Root only (the lab fixture skips otherwise); unshaped paths. Nothing sleeps
+to synchronise.
+
+    make && /usr/bin/python3 -m pytest -q tests/test_tun_napi.py
+"""
+import pytest
+
+from netlab_fixtures import lab, wait_for  # noqa: F401
+from test_daemon import Daemon
+from test_interop import (NEVER, EApp, KApp, apps, check_both,  # noqa: F401
+                          engine, engines, engines_both_ways)
+
+NAPI = ["--tun-napi", "on"]
+NBYTES = 24 << 20
+
+
+def _threaded(l, who):
+    p = l.run(who, ["cat", "/sys/class/net/mptcp0/threaded"])
+    return p.stdout.strip()
+
+
+def _router_skbs(l, dev):
+    """Packets the router of path 1 received on `dev` ('c': from the client)."""
+    return l.link_stats(1, dev)["rx_packets"]
+
+
+def test_tun_napi_engine_engine_both_ways(engines):
+    """Two engines with tun-napi: 24 MB each way over one unshaped path."""
+    dc, ds = engines(NEVER + NAPI, NEVER + NAPI, paths=1)
+    l = dc.lab
+    assert _threaded(l, "client") == "1" and _threaded(l, "server") == "1"
+    c0, s0 = _router_skbs(l, "c"), _router_skbs(l, "s")
+    o0c, o0s = dc.counters()["TcpOutSegs"], ds.counters()["TcpOutSegs"]
+    engines_both_ways(dc, ds, 5611, NBYTES)
+    # GRO merged some of what each engine wrote (each segment of ours is
+    # one skb at the router unless merged)
+    segs_c = dc.counters()["TcpOutSegs"] - o0c
+    segs_s = ds.counters()["TcpOutSegs"] - o0s
+    skbs_c, skbs_s = _router_skbs(l, "c") - c0, _router_skbs(l, "s") - s0
+    print(f"\nclient: {segs_c} segments -> {skbs_c} skbs; server: {segs_s} -> {skbs_s}")
+    assert 0 < skbs_c < segs_c and 0 < skbs_s < segs_s
+
+
+def test_tun_napi_kernel_client_engine_server(engine, apps):
+    """Kernel MPTCP client -> engine server with tun-napi, both ways: the
+    kernel's TCP receives segments that GRO merged and the TUN cut."""
+    d = engine(NAPI, paths=1)
+    l = d.lab
+    assert _threaded(l, "client") == "1"
+    e = EApp(d, ["listen", "5613"], NBYTES)
+    apps.append(e)
+    wait_for(lambda: any(c["listen"] for c in d.json("conn")), 10, "the engine's listener")
+    k = KApp(l, "connect", l.addr("client", 1, 4), 5613, NBYTES)
+    apps.append(k)
+    k.expect("connected")
+    kres = k.result()
+    k.release()
+    eres = e.result()
+    check_both(eres, kres)
+
+
+def test_tun_napi_auto_is_the_default(engine):
+    """Without a tun-napi setting the daemon opens the TUN with IFF_NAPI and
+    makes its NAPI threaded (auto: `ip netns exec` gives it its own sysfs)."""
+    d = engine(paths=1)
+    assert _threaded(d.lab, "client") == "1"
+    assert d.cli("get", "tun-napi").stdout.split()[-1] == "auto"
+    log = d.log.read_text()
+    assert ", threaded NAPI) open" in log and "reopened without IFF_NAPI" not in log, log
+
+
+# sysfs mounted over by an empty tmpfs: the daemon cannot find the device's
+# attributes, as in a container whose /sys is not its network namespace's
+NO_SYSFS = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /sys && exec "$@"', "sh"]
+
+
+@pytest.mark.parametrize("mode", ["auto", "on"])
+def test_tun_napi_without_sysfs(lab, tmp_path, mode):
+    """auto falls back to a plain TUN when the NAPI cannot be made threaded
+    (IFF_NAPI alone only costs: GRO would merge nothing); on keeps IFF_NAPI
+    and warns. Data flows either way."""
+    l = lab(client="engine", paths=1)
+    d = Daemon(l, tmp_path, NEVER + ["--tun-napi", mode], wrap=NO_SYSFS)
+    try:
+        log = d.log.read_text()
+        if mode == "auto":
+            assert "reopened without IFF_NAPI" in log and ", threaded NAPI) open" not in log, log
+        else:
+            assert "threaded NAPI: " in log and "GRO will not merge" in log, log
+        assert _threaded(l, "client") == "0"
+        srv = KApp(l, "listen", "0.0.0.0", 5615, 1 << 20)
+        try:
+            srv.expect("listening")
+            cli = EApp(d, ["connect", l.addr("server", 1, 4), "5615"], 1 << 20)
+            try:
+                eres = cli.result()
+            finally:
+                cli.kill()
+            kres = srv.result()
+        finally:
+            srv.kill()
+        check_both(eres, kres)
+    finally:
+        assert d.stop() == 0, d.log.read_text()[-4000:]
