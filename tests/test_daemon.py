@@ -539,6 +539,21 @@ def rpc_addr(ip):
     return struct.pack("<B3x", 4) + socket.inet_aton(ip) + bytes(12)
 
 
+def rpc_connect_fd(ctl, ip, port, req_id):
+    """CONNECT over the control socket `ctl` with the far end of a fresh
+    socketpair passed along (SCM_RIGHTS): (the app's end, connection id)."""
+    app, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    body = struct.pack("<IBBH", 0, 0, 0, 0) + bytes(20) + rpc_addr(ip)
+    body += struct.pack("<HHI", 0, port, 0) + bytes(64)
+    socket.send_fds(ctl, [rpc_msg(T_CONNECT, body, req_id=req_id)], [far.fileno()])
+    far.close()
+    mtype, rid, rep = recv_reply(ctl)
+    assert (mtype, rid) == (T_CONNECTED, req_id)
+    status, conn = struct.unpack_from("<iI", rep)
+    assert status == 0 and conn > 0
+    return app, conn
+
+
 def test_daemon_orphan_finishes_sending(engine):
     """An app that writes and closes its fd at once: the daemon still
     delivers every byte and the DATA_FIN (kernel orphan semantics)."""
@@ -550,15 +565,7 @@ def test_daemon_orphan_finishes_sending(engine):
     try:
         assert readline(srv).strip() == "listening"
         ctl = rpc_client(d)
-        app, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        body = struct.pack("<IBBH", 0, 0, 0, 0) + bytes(20) + rpc_addr(l.addr("server", 1, 4))
-        body += struct.pack("<HHI", 0, 5302, 0) + bytes(64)
-        socket.send_fds(ctl, [rpc_msg(T_CONNECT, body, req_id=7)], [far.fileno()])
-        far.close()
-        mtype, rid, rep = recv_reply(ctl)
-        assert (mtype, rid) == (T_CONNECTED, 7)
-        status, conn = struct.unpack_from("<iI", rep)
-        assert status == 0 and conn > 0
+        app, conn = rpc_connect_fd(ctl, l.addr("server", 1, 4), 5302, 7)
         app.settimeout(30)
         app.sendall(data[:1 << 20])
         # the rest goes while the connection is already running, then the app
@@ -589,15 +596,7 @@ def test_daemon_orphan_listed_until_done(engine):
     try:
         assert readline(srv).strip() == "listening"
         ctl = rpc_client(d)
-        app, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        body = struct.pack("<IBBH", 0, 0, 0, 0) + bytes(20) + rpc_addr(l.addr("server", 1, 4))
-        body += struct.pack("<HHI", 0, 5303, 0) + bytes(64)
-        socket.send_fds(ctl, [rpc_msg(T_CONNECT, body, req_id=9)], [far.fileno()])
-        far.close()
-        mtype, rid, rep = recv_reply(ctl)
-        assert (mtype, rid) == (T_CONNECTED, 9)
-        status, conn = struct.unpack_from("<iI", rep)
-        assert status == 0 and conn > 0
+        app, conn = rpc_connect_fd(ctl, l.addr("server", 1, 4), 5303, 9)
         # the server does not read: what the windows do not take stays in
         # the daemon; writing more than that blocks, so write from a thread
         t = threading.Thread(target=lambda: (app.sendall(data), app.close()), daemon=True)

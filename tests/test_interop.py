@@ -832,15 +832,20 @@ def key_windows(segs, tokens):
     return found
 
 
-def engines_both_ways(dc, ds, port, nbytes):
-    """`mptcpext connect` in dc's host to `mptcpext listen` in ds's, nbytes
-    each way over path 1, SHA-256 checked at both ends; (client, server)
-    results."""
-    srv = EApp(ds, ["listen", str(port)], nbytes, who="server")
+def engines_both_ways(dc, ds, port, nbytes, srv_nbytes=None, listen_extra=(),
+                      connect_extra=(), during=None):
+    """`mptcpext connect` in dc's host to `mptcpext listen` in ds's: nbytes
+    from the client, srv_nbytes (default nbytes) from the server, SHA-256
+    checked at both ends. Returns what during() returned while the transfer
+    ran (None without it)."""
+    srv_nbytes = nbytes if srv_nbytes is None else srv_nbytes
+    srv = EApp(ds, ["listen", str(port)] + list(listen_extra), srv_nbytes, who="server")
     try:
         wait_for(lambda: any(c["listen"] for c in ds.json("conn")), 10, "the listener")
-        cli = EApp(dc, ["connect", dc.lab.addr("server", 1, 4), str(port)], nbytes)
+        cli = EApp(dc, ["connect", dc.lab.addr("server", 1, 4), str(port)] + list(connect_extra),
+                   nbytes)
         try:
+            seen = during() if during else None
             r_cli, r_srv = cli.result(), srv.result()
         finally:
             cli.kill()
@@ -849,33 +854,32 @@ def engines_both_ways(dc, ds, port, nbytes):
     assert r_cli["rc"] == 0 and r_srv["rc"] == 0, (r_cli, r_srv)
     assert (r_cli["tx"], r_cli["tx_sha"]) == (r_srv["rx"], r_srv["rx_sha"])
     assert (r_srv["tx"], r_srv["tx_sha"]) == (r_cli["rx"], r_cli["rx_sha"])
-    assert r_cli["tx"] == nbytes and r_srv["tx"] == nbytes
-    return r_cli, r_srv
+    assert r_cli["tx"] == nbytes and r_srv["tx"] == srv_nbytes
+    return seen
+
+
+def kernel_to_engine(d, apps, port, nbytes):
+    """A kernel MPTCP client connects to `mptcpext listen` in d's host over
+    path 1; nbytes each way, checked at both ends (check_both)."""
+    e = EApp(d, ["listen", str(port)], nbytes)
+    apps.append(e)
+    wait_for(lambda: any(c["listen"] for c in d.json("conn")), 10, "the engine's listener")
+    k = KApp(d.lab, "connect", d.lab.addr("client", 1, 4), port, nbytes)
+    apps.append(k)
+    k.expect("connected")
+    kres = k.result()
+    k.release()
+    check_both(e.result(), kres)
 
 
 def _e2e_transfer(dc, ds, tmp_path, port, listen_extra=(), connect_extra=()):
     """A transfer both ways between two engines (client connects to the
     server's listener), SHA-256 checked; returns the client's connection
     (JSON) as seen while it ran."""
-    l = dc.lab
-    srv = EApp(ds, ["listen", str(port)] + list(listen_extra), 3 << 20)
-    try:
-        wait_for(lambda: any(c["listen"] for c in ds.json("conn")), 10, "the listener")
-        cli = EApp(dc, ["connect", l.addr("server", 1, 4), str(port)] + list(connect_extra),
-                   6 << 20)
-        try:
-            conn = wait_for(lambda: (c := conn_of(dc)) and len([s for s in c["subflows"]
-                                                                 if s["established"]]) >= 2
-                            and c, 30, "two subflows")
-            r_cli, r_srv = cli.result(), srv.result()
-        finally:
-            cli.kill()
-    finally:
-        srv.kill()
-    assert r_cli["rc"] == 0 and r_srv["rc"] == 0, (r_cli, r_srv)
-    assert (r_cli["tx"], r_cli["tx_sha"]) == (r_srv["rx"], r_srv["rx_sha"])
-    assert (r_srv["tx"], r_srv["tx_sha"]) == (r_cli["rx"], r_cli["rx_sha"])
-    return conn
+    return engines_both_ways(
+        dc, ds, port, 6 << 20, 3 << 20, listen_extra, connect_extra,
+        during=lambda: wait_for(lambda: (c := conn_of(dc)) and len(
+            [s for s in c["subflows"] if s["established"]]) >= 2 and c, 30, "two subflows"))
 
 
 def test_wire_engine_engine_rfc8684(engines, tmp_path):

@@ -15,7 +15,8 @@ kernel on the other side uses TSO too. Nothing sleeps to synchronise.
 """
 from netlab_fixtures import lab, wait_for  # noqa: F401
 from test_interop import (NEVER, EApp, KApp, apps, check_both, conn_of,  # noqa: F401
-                          engine, engines, engines_both_ways, kernel_limits, sf_to)
+                          engine, engines, engines_both_ways, kernel_limits,
+                          kernel_to_engine, sf_to)
 
 OFFLOAD = ["--offload", "on"]
 NBYTES = 24 << 20
@@ -67,15 +68,5 @@ def test_offload_engine_client_kernel_server(engine, apps):
 def test_offload_kernel_client_engine_server(engine, apps):
     """Kernel MPTCP client -> engine server with offload, both ways."""
     d = engine(OFFLOAD, paths=1)
-    l = d.lab
-    e = EApp(d, ["listen", "5603"], NBYTES)
-    apps.append(e)
-    wait_for(lambda: any(c["listen"] for c in d.json("conn")), 10, "the engine's listener")
-    k = KApp(l, "connect", l.addr("client", 1, 4), 5603, NBYTES)
-    apps.append(k)
-    k.expect("connected")
-    kres = k.result()
-    k.release()
-    eres = e.result()
-    check_both(eres, kres)
+    kernel_to_engine(d, apps, 5603, NBYTES)
     _check_super(d, NBYTES, NBYTES)

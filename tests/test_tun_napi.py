@@ -21,7 +21,7 @@ import pytest
 from netlab_fixtures import lab, wait_for  # noqa: F401
 from test_daemon import Daemon
 from test_interop import (NEVER, EApp, KApp, apps, check_both,  # noqa: F401
-                          engine, engines, engines_both_ways)
+                          engine, engines, engines_both_ways, kernel_to_engine)
 
 NAPI = ["--tun-napi", "on"]
 NBYTES = 24 << 20
@@ -58,18 +58,8 @@ def test_tun_napi_kernel_client_engine_server(engine, apps):
     """Kernel MPTCP client -> engine server with tun-napi, both ways: the
     kernel's TCP receives segments that GRO merged and the TUN cut."""
     d = engine(NAPI, paths=1)
-    l = d.lab
-    assert _threaded(l, "client") == "1"
-    e = EApp(d, ["listen", "5613"], NBYTES)
-    apps.append(e)
-    wait_for(lambda: any(c["listen"] for c in d.json("conn")), 10, "the engine's listener")
-    k = KApp(l, "connect", l.addr("client", 1, 4), 5613, NBYTES)
-    apps.append(k)
-    k.expect("connected")
-    kres = k.result()
-    k.release()
-    eres = e.result()
-    check_both(eres, kres)
+    assert _threaded(d.lab, "client") == "1"
+    kernel_to_engine(d, apps, 5613, NBYTES)
 
 
 def test_tun_napi_auto_is_the_default(engine):

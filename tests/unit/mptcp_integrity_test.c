@@ -81,44 +81,6 @@ MPX_TEST(mptcp_integrity_reinject_whole_range)
  * client's path 1 goes down (its subflow is reset). Those bytes are in no
  * subflow's mappings any more: the connection-level timer must send them
  * again on path 0. */
-struct pep {
-    bool have;
-    struct mpx_pkt last; /* the server's last segment on path 1 */
-    int eaten;
-};
-
-static bool pep_filter(struct msim *h, void *arg, int node, const uint8_t *pkt, size_t len,
-                       uint64_t now)
-{
-    struct pep *pe = arg;
-    struct mpx_pkt p;
-    struct mpx_addr c1 = mpx_addr_v4(0x0a000101u), s1 = mpx_addr_v4(0x0a000102u);
-    if (mpx_pkt_decode(pkt, len, false, &p) < 0)
-        return true;
-    if (node == 1 && mpx_addr_eq(&p.ip.src, &s1)) {
-        pe->last = p;
-        pe->last.payload = NULL;
-        pe->have = true;
-        return true;
-    }
-    if (node != 0 || !mpx_addr_eq(&p.ip.src, &c1) || !p.payload_len || !pe->have ||
-        now < 1 * MPX_NS_PER_S)
-        return true;
-    struct mpx_ip_hdr ip = pe->last.ip;
-    struct mpx_tcp_hdr th = pe->last.tcp;
-    th.flags = MPX_TH_ACK;
-    th.ack = p.tcp.seq + (uint32_t)p.payload_len;
-    th.opts.ts_ecr = p.tcp.opts.ts_val;
-    th.opts.present &= ~MPX_TCPO_SACK;
-    th.opts.n_sack = 0;
-    uint8_t out[256];
-    int n = mpx_pkt_encode(out, sizeof(out), &ip, &th, NULL, 0, NULL);
-    if (n > 0)
-        mpx_sim_send(msim_sim(h), msim_node(h, 1), out, (size_t)n);
-    pe->eaten++;
-    return false;
-}
-
 static void path1_down(void *arg, struct mpx_sim *sim, uint64_t now)
 {
     struct msim *h = arg;
@@ -136,14 +98,14 @@ static void down_hook(struct msim *h, void *arg)
 MPX_TEST(mptcp_integrity_acked_then_subflow_gone)
 {
     for (uint64_t seed = 71; seed <= 74; seed++) {
-        struct pep pe = {0};
+        struct msim_pep pe = {.from_ns = 1 * MPX_NS_PER_S, .until_ns = UINT64_MAX};
         struct msim_params p = {.seed = seed, .bytes = 12000000, .n_paths = 2, .join_paths = true};
         for (int k = 0; k < 2; k++) {
             p.path[k].rate_bps = 20 * MBIT;
             p.path[k].delay_ns = 5 * MPX_NS_PER_MS;
         }
         p.rcvbuf = seed == 71 ? 0 : (uint32_t)(seed - 71) * 1024 * 1024;
-        p.filter = pep_filter;
+        p.filter = msim_pep_filter;
         p.hook_arg = &pe;
         p.setup_hook = down_hook;
         p.gap_from_ns = 900 * MPX_NS_PER_MS;

@@ -321,49 +321,11 @@ MPX_TEST(mptcp_join_silent_data_loss)
  * progress) from 1.0 to 1.5 s. The subflow looks healthy (its ACKs
  * advance), only the DATA_ACK stalls: the connection-level retransmission
  * timer (Linux mptcp_retransmit_timer) sends the head again on path 0. */
-struct pep {
-    bool have;
-    struct mpx_pkt last; /* the server's last segment on path 1 */
-    int eaten;
-};
-
-static bool pep_filter(struct msim *h, void *arg, int node, const uint8_t *pkt, size_t len,
-                       uint64_t now)
-{
-    struct pep *pe = arg;
-    struct mpx_pkt p;
-    struct mpx_addr c1 = mpx_addr_v4(0x0a000101u), s1 = mpx_addr_v4(0x0a000102u);
-    if (mpx_pkt_decode(pkt, len, false, &p) < 0)
-        return true;
-    if (node == 1 && mpx_addr_eq(&p.ip.src, &s1)) {
-        pe->last = p;
-        pe->last.payload = NULL;
-        pe->have = true;
-        return true;
-    }
-    if (node != 0 || !mpx_addr_eq(&p.ip.src, &c1) || !p.payload_len || !pe->have ||
-        now < 1 * MPX_NS_PER_S || now >= 1500 * MPX_NS_PER_MS)
-        return true;
-    struct mpx_ip_hdr ip = pe->last.ip;
-    struct mpx_tcp_hdr th = pe->last.tcp;
-    th.flags = MPX_TH_ACK;
-    th.ack = p.tcp.seq + (uint32_t)p.payload_len;
-    th.opts.ts_ecr = p.tcp.opts.ts_val;
-    th.opts.present &= ~MPX_TCPO_SACK;
-    th.opts.n_sack = 0;
-    uint8_t out[256];
-    int n = mpx_pkt_encode(out, sizeof(out), &ip, &th, NULL, 0, NULL);
-    if (n > 0)
-        mpx_sim_send(msim_sim(h), msim_node(h, 1), out, (size_t)n);
-    pe->eaten++;
-    return false;
-}
-
 MPX_TEST(mptcp_join_conn_rtx_timer)
 {
-    struct pep pe = {0};
+    struct msim_pep pe = {.from_ns = 1 * MPX_NS_PER_S, .until_ns = 1500 * MPX_NS_PER_MS};
     struct msim_params p = two_paths(42, 20000000, 5);
-    p.filter = pep_filter;
+    p.filter = msim_pep_filter;
     p.hook_arg = &pe;
     p.gap_from_ns = 900 * MPX_NS_PER_MS;
     p.time_limit_ns = 20 * MPX_NS_PER_S;

@@ -434,3 +434,35 @@ int msim_bulk(const struct msim_params *p, struct msim_result *r)
     free(h);
     return rv < 0 ? rv : 0;
 }
+
+bool msim_pep_filter(struct msim *h, void *arg, int node, const uint8_t *pkt, size_t len,
+                     uint64_t now)
+{
+    struct msim_pep *pe = arg;
+    struct mpx_pkt p;
+    struct mpx_addr c1 = mpx_addr_v4(0x0a000101u), s1 = mpx_addr_v4(0x0a000102u);
+    if (mpx_pkt_decode(pkt, len, false, &p) < 0)
+        return true;
+    if (node == 1 && mpx_addr_eq(&p.ip.src, &s1)) {
+        pe->last = p;
+        pe->last.payload = NULL;
+        pe->have = true;
+        return true;
+    }
+    if (node != 0 || !mpx_addr_eq(&p.ip.src, &c1) || !p.payload_len || !pe->have ||
+        now < pe->from_ns || now >= pe->until_ns)
+        return true;
+    struct mpx_ip_hdr ip = pe->last.ip;
+    struct mpx_tcp_hdr th = pe->last.tcp;
+    th.flags = MPX_TH_ACK;
+    th.ack = p.tcp.seq + (uint32_t)p.payload_len;
+    th.opts.ts_ecr = p.tcp.opts.ts_val;
+    th.opts.present &= ~MPX_TCPO_SACK;
+    th.opts.n_sack = 0;
+    uint8_t out[256];
+    int n = mpx_pkt_encode(out, sizeof(out), &ip, &th, NULL, 0, NULL);
+    if (n > 0)
+        mpx_sim_send(msim_sim(h), msim_node(h, 1), out, (size_t)n);
+    pe->eaten++;
+    return false;
+}

@@ -90,4 +90,18 @@ int msim_node(struct msim *h, int k);
 struct mpx_stack *msim_stack(struct msim *h, int k);
 uint32_t msim_conn(struct msim *h, int k);
 
+/* A broken proxy on path 1 (a filter, hook_arg = struct msim_pep): from
+ * from_ns until until_ns it eats the client's data segments and ACKs them
+ * itself with the server's last options, so the subflow's ACKs advance
+ * and its DATA_ACK does not (RFC 8684 section 3.3.2: a subflow ACK is no
+ * DATA_ACK). */
+struct msim_pep {
+    uint64_t from_ns, until_ns;
+    bool have;
+    struct mpx_pkt last; /* the server's last segment on path 1 */
+    int eaten;           /* segments eaten */
+};
+bool msim_pep_filter(struct msim *h, void *arg, int node, const uint8_t *pkt, size_t len,
+                     uint64_t now);
+
 #endif /* MPX_MPTCP_SIM_H */
