@@ -9,6 +9,7 @@ with a deadline (netlab.wait_for).
 
     make && /usr/bin/python3 -m pytest -q tests/test_daemon.py
 """
+import errno
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ MAGIC, VERSION = 0x5258504D, 1
 T_STATUS, T_END, T_ENDP_LIST = 1, 2, 3
 T_CONNECTED = 9
 T_ENDP_SHOW, T_OPT_SET, T_CONN_LIST, T_CONNECT = 36, 39, 41, 45
+T_SOCK_RESULT, T_SOCK_CONNECT_NAMED = 11, 59
 
 
 class Daemon:
@@ -617,6 +619,109 @@ def test_daemon_orphan_listed_until_done(engine):
         if srv.poll() is None:
             srv.kill()
             srv.wait()
+
+
+# An app socket connected to the data listener (rpc.h MPX_RPC_DATA_NAME_FMT),
+# bound to a well-formed MPX_RPC_SOCK_NAME_FMT name as the shim's are.
+NAMED_SOCK = r"""
+import os, socket, sys
+
+def named_sock(dpid, sock_id):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(b"\0mptcpext/s/4/%016x" % sock_id)
+    s.connect(b"\0mptcpext/d/%d" % dpid)
+    return s
+"""
+
+# argv: daemon pid, socket id (hex), data file. Queues one named socket,
+# then sends the file on it when told (its SOCK_CONNECT_NAMED is the test's).
+NAMED_APP = NAMED_SOCK + r"""
+s = named_sock(int(sys.argv[1]), int(sys.argv[2], 16))
+print("queued", flush=True)
+sys.stdin.readline()
+s.sendall(open(sys.argv[3], "rb").read())
+s.close()
+print("sent", flush=True)
+"""
+
+# argv: daemon pid, count. Queues that many named sockets and keeps them;
+# on each stdin line, prints how many the daemon has closed (EOF on them).
+NAMED_FLOOD = NAMED_SOCK + r"""
+import select
+socks = [named_sock(int(sys.argv[1]), 1 + int.from_bytes(os.urandom(7), "big"))
+         for _ in range(int(sys.argv[2]))]
+print("flooded", flush=True)
+for _ in sys.stdin:
+    gone = 0
+    for s in socks:
+        r, _, _ = select.select([s], [], [], 0)
+        gone += bool(r) and s.recv(1, socket.MSG_DONTWAIT) == b""
+    print(gone, flush=True)
+"""
+
+
+def test_daemon_named_flood_evicts_only_flooder(engine, tmp_path):
+    """Another uid connecting far more than MPXD_MAX_NAMED (64) named
+    sockets to the data listener does not evict a pending socket of root's:
+    each eviction is one of the flooder's own (MpxdNamedEvicted), and root's
+    SOCK_CONNECT_NAMED, sent after the flood was swept in, still connects
+    and its bytes arrive."""
+    d = engine()
+    l = d.lab
+    nflood, table = 150, 64
+    # the named sockets live in the engine host (abstract names are per
+    # network namespace); the request goes over the path-bound control
+    # socket from here, as root like the app (the daemon matches the uid)
+    data = os.urandom(100000)
+    (tmp_path / "named-data").write_bytes(data)
+    ctl = rpc_client(d)
+    dpid = struct.unpack("3i", ctl.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    sock_id = 1 + int.from_bytes(os.urandom(7), "big")
+    srv = l.popen("server", [PY, "-c", SINK, "5304"], stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE, text=True)
+    procs = [srv]
+    try:
+        assert readline(srv).strip() == "listening"
+        app = l.popen("client", [PY, "-c", NAMED_APP, str(dpid), f"{sock_id:x}",
+                                 str(tmp_path / "named-data")],
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(app)
+        assert readline(app).strip() == "queued"
+        flood = l.popen("client", NOBODY + [PY, "-c", NAMED_FLOOD, str(dpid), str(nflood)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(flood)
+        assert readline(flood).strip() == "flooded"
+        # the once-a-second sweep accepts all 1 + nflood: 64 stay
+        evicted = 1 + nflood - table
+        wait_for(lambda: d.counters()["MpxdNamedEvicted"] >= evicted, 10,
+                 "the sweep to take in the flood")
+        assert d.counters()["MpxdNamedEvicted"] == evicted
+        flood.stdin.write("count\n")
+        flood.stdin.flush()
+        assert int(readline(flood)) == evicted  # every eviction was the flooder's
+        log = d.log.read_text()
+        assert "closed uid 65534's oldest" in log and "closed uid 0's" not in log, log
+        assert log.count("data listener full") < evicted  # rate-limited
+
+        body = struct.pack("<QIBBH", sock_id, 0, 4, 0, 0) + bytes(20)
+        body += rpc_addr(l.addr("server", 1, 4)) + struct.pack("<HHIII", 0, 5304, 0, 0, 0)
+        ctl.send(rpc_msg(T_SOCK_CONNECT_NAMED, body + bytes(64), req_id=3))
+        mtype, rid, rep = recv_reply(ctl)
+        status, conn = struct.unpack_from("<iI", rep)
+        assert (mtype, rid) == (T_SOCK_RESULT, 3)
+        assert status == -errno.EINPROGRESS and conn > 0, (status, d.log.read_text())
+        app.stdin.write("go\n")
+        app.stdin.flush()
+        assert readline(app).strip() == "sent"
+        line = readline(srv).split()
+        assert line and (int(line[0]), line[1]) == (len(data), hashlib.sha256(data).hexdigest())
+        assert d.counters()["MpxdShimRejected"] == 0
+    finally:
+        ctl.close()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
 
 
 def test_daemon_backpressure_bounded(engine):

@@ -132,11 +132,16 @@ void tt_advance(struct tt *x, uint64_t to)
 
 void tt_client_established(struct tt *x, bool opts)
 {
-    struct mpx_tcp_isn_inputs in = tt_isn(x, TT_ISS);
+    tt_client_established_iss(x, opts, TT_ISS);
+}
+
+void tt_client_established_iss(struct tt *x, bool opts, uint32_t iss)
+{
+    struct mpx_tcp_isn_inputs in = tt_isn(x, iss);
     mpx_tcp_connect(x->c, x->now, &in);
     tt_out(x);
     struct tt_seg s = {
-        .flags = MPX_TH_SYN | MPX_TH_ACK, .seq = TT_PISS, .ack = TT_ISS + 1, .mss = 1460};
+        .flags = MPX_TH_SYN | MPX_TH_ACK, .seq = TT_PISS, .ack = iss + 1, .mss = 1460};
     if (opts) {
         s.ts = true;
         s.tsecr = x->out.tcp.opts.ts_val;

@@ -64,6 +64,7 @@ void tt_advance(struct tt *x, uint64_t to); /* set now, run due timers */
 /* Active open to ESTABLISHED (TS, SACK, wscale 7 from the peer when
  * |opts|); the peer's next sequence is TT_PISS + 1. */
 void tt_client_established(struct tt *x, bool opts);
+void tt_client_established_iss(struct tt *x, bool opts, uint32_t iss);
 void tt_server_established(struct tt *x, bool opts);
 
 #endif /* MPX_TCP_SEG_H */

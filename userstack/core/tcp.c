@@ -248,7 +248,7 @@ static void open_common(struct mpx_tcp_conn *c, uint32_t iss, const struct mpx_t
     c->snd_una = c->snd_nxt = c->snd_max = iss;
     c->sndbuf_seq = iss + 1;
     c->ts_offset = in->ts_offset;
-    c->high_rxt = c->recover = iss;
+    c->high_rxt = c->recover = c->lost_edge = iss;
     c->quickacks = MPX_TCP_QUICKACKS;
 }
 

@@ -332,8 +332,10 @@ static void recovery_on_ack(struct mpx_tcp_conn *c, bool advanced, bool dup, uin
         if (dup)
             c->dupacks++;
         c->ca_state = (c->n_sb || c->dupacks) ? MPX_TCP_CA_DISORDER : MPX_TCP_CA_OPEN;
-        if (c->snd_una != c->snd_max && (c->dupacks >= mpx_tcp_dupthresh(c) ||
-                                         (c->sack_ok && mpx_seq_gt(c->lost_edge, c->snd_una))))
+        /* the lost edge means something only with SACK blocks held */
+        if (c->snd_una != c->snd_max &&
+            (c->dupacks >= mpx_tcp_dupthresh(c) ||
+             (c->sack_ok && c->n_sb && mpx_seq_gt(c->lost_edge, c->snd_una))))
             enter_recovery(c, now, in_flight);
         break;
     }

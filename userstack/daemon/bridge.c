@@ -1165,6 +1165,7 @@ static void sock_bind(struct mpxd *d, struct mpxd_client *c, uint32_t cidx, uint
 
 #define NAMED_TTL_NS   (10ull * 1000000000ull)
 #define NAMED_SWEEP_NS 1000000000ull
+#define NAMED_LOG_NS   1000000000ull
 
 /* The app sockets connect themselves here (no throw-away listener and no
  * SCM_RIGHTS per connect: every AF_UNIX close with fds in flight queues
@@ -1222,21 +1223,73 @@ static int named_peer(int fd, uint64_t *id, uid_t *uid)
     return 0;
 }
 
+/* The entry to close for a newcomer of |uid| when the table is full.
+ * Any local user can connect sockets with well-formed names to the data
+ * listener, so "the oldest goes" let one user flood out every other
+ * user's pending connects (ECONNREFUSED). The victim is the oldest entry
+ * of the uid that holds the most; if the newcomer's own uid holds the
+ * most (ties included), its own oldest. So a flooder only evicts itself.
+ * Fairness, with A the number of uids in the table plus the newcomer's:
+ * a uid is evicted for another uid only if it holds strictly more than
+ * MPXD_MAX_NAMED / A. (Newcomer's uid in the table: it holds fewer than
+ * the most, so the counts are not all equal and the most is above their
+ * average MPXD_MAX_NAMED / A. Not in it: the most is at least
+ * MPXD_MAX_NAMED / (A - 1).) This needs no per-uid cap. Equal ages (one
+ * accept batch) go to the lowest slot. */
+static struct mpxd_named *named_victim(struct mpxd *d, uid_t uid)
+{
+    int cnt[MPXD_MAX_NAMED], own = 0, most = 0;
+    struct mpxd_named *v = NULL;
+
+    for (int i = 0; i < MPXD_MAX_NAMED; i++) {
+        cnt[i] = 0;
+        for (int j = 0; j < MPXD_MAX_NAMED; j++)
+            cnt[i] += d->named[j].uid == d->named[i].uid;
+        if (cnt[i] > most)
+            most = cnt[i];
+        if (d->named[i].uid == uid)
+            own = cnt[i];
+    }
+    for (int i = 0; i < MPXD_MAX_NAMED; i++) {
+        struct mpxd_named *e = &d->named[i];
+        if (own == most ? e->uid != uid : cnt[i] != most)
+            continue;
+        if (!v || e->since < v->since)
+            v = e;
+    }
+    return v;
+}
+
+/* Counted, and logged at most once a second: the eviction is anyone's to
+ * cause, the log must not be. */
+static void named_evicted(struct mpxd *d, uid_t uid, uint64_t now)
+{
+    d->mib.NamedEvicted++;
+    if (now < d->named_log_next) {
+        d->named_log_quiet++;
+        return;
+    }
+    d->named_log_next = now + NAMED_LOG_NS;
+    mpxd_log(d, MPX_DLOG_INFO,
+             "data listener full (%d pending sockets): closed uid %u's oldest "
+             "(%u more evictions since the last line)",
+             MPXD_MAX_NAMED, (unsigned)uid, d->named_log_quiet);
+    d->named_log_quiet = 0;
+}
+
 /* Keep an app socket whose request has not been read yet (another
- * client's came first); when full, the oldest goes. */
+ * client's came first); when full, named_victim() says which one goes. */
 static void named_keep(struct mpxd *d, int fd, uint64_t id, uid_t uid, uint64_t now)
 {
-    struct mpxd_named *e = &d->named[0];
-    for (int i = 0; i < MPXD_MAX_NAMED; i++) {
-        if (d->named[i].fd < 0) {
+    struct mpxd_named *e = NULL;
+    for (int i = 0; i < MPXD_MAX_NAMED && !e; i++)
+        if (d->named[i].fd < 0)
             e = &d->named[i];
-            break;
-        }
-        if (d->named[i].since < e->since)
-            e = &d->named[i];
-    }
-    if (e->fd >= 0)
+    if (!e) {
+        e = named_victim(d, uid);
         close(e->fd);
+        named_evicted(d, e->uid, now);
+    }
     e->fd = fd;
     e->sock_id = id;
     e->uid = uid;

@@ -67,7 +67,8 @@ static inline uint32_t mpxd_idx(uint16_t slot, uint16_t gen)
     X(ShimRejected)                                                                                \
     X(ShimSetopts)                                                                                 \
     X(ShimSetoptFail)                                                                              \
-    X(ConfigRejected)
+    X(ConfigRejected)                                                                              \
+    X(NamedEvicted)
 
 struct mpxd_mib {
 #define MPXD_MIB_FIELD(n) uint64_t n;
@@ -210,7 +211,9 @@ struct mpxd {
      * sockets accepted on it that wait for their request */
     int dfd;
     struct mpxd_named named[MPXD_MAX_NAMED];
-    uint64_t named_sweep; /* next time unclaimed ones are looked at */
+    uint64_t named_sweep;     /* next time unclaimed ones are looked at */
+    uint64_t named_log_next;  /* evictions are logged at most once a second */
+    uint32_t named_log_quiet; /* evictions not logged since the last line */
     struct mpxd_mib mib;
 };
 
