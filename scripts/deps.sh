@@ -7,7 +7,7 @@ set -eu
 PKGS="gcc make clang libclang-rt-14-dev clang-format cppcheck libssl-dev liburing-dev
       python3 python3-pytest python3-matplotlib tshark iproute2
       libnetfilter-queue-dev libmnl-dev iptables nftables iputils-ping
-      openssl curl wget gnutls-bin nginx libgnutls28-dev openssh-server openssh-client"
+      openssl curl wget gnutls-bin nginx libgnutls28-dev openssh-server openssh-client iperf3"
 
 missing=""
 for p in $PKGS; do
@@ -27,6 +27,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; the answer does not matter here.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+# iperf3 asks whether to run a server at boot: no (the tests start their own).
+echo "iperf3 iperf3/start_daemon boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
