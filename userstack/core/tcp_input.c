@@ -442,6 +442,13 @@ static bool process_ack(struct mpx_tcp_conn *c, const struct mpx_pkt *pkt, uint6
     if (c->sack_ok && (newly_sacked || advanced))
         mpx_tcp_sb_update_lost(c);
     recovery_on_ack(c, advanced, dup, acked, now, in_flight);
+    /* The RTO estimator times one segment per RTT (RFC 6298), but HyStart++
+     * needs a sample on every ACK (RFC 9406 4.2, N_RTT_SAMPLE per round):
+     * with one it never left slow start, and a 50 Mbit/s path with a deep
+     * queue overshot by twice its BDP into loss and RTOs. The timestamp
+     * echo gives one (RFC 7323 4, our 1 ms clock). */
+    if (advanced && !rtt)
+        rtt = ts_rtt(c, th, now);
     cc_on_ack(c, acked + newly_sacked, in_flight, rtt, now);
     if (advanced || c->snd_wnd != old_wnd)
         mpx_tcp_check_persist(c, now);
