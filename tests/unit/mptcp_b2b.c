@@ -74,3 +74,12 @@ void b2b_run(struct b2b *b, uint64_t until)
     if (b->now < until)
         b->now = until;
 }
+
+long b2b_connect_accept(struct b2b *b, uint16_t port)
+{
+    long c = mpx_stack_connect(b->st[0], NULL, &b->addr[1][0], port, b->now);
+    if (c <= 0)
+        return -1;
+    b2b_run(b, b->now + 1000 * 1000);
+    return mpx_stack_accept(b->st[1], port) > 0 ? c : -1;
+}

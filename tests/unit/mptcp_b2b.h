@@ -35,5 +35,8 @@ void b2b_init(struct b2b *b, uint64_t seed, b2b_cfg_fn tweak, void *arg);
 void b2b_free(struct b2b *b);
 /* Move packets both ways until quiet, then fire timers, until |until|. */
 void b2b_run(struct b2b *b, uint64_t until);
+/* A connection from st[0] to addr[1][0]:|port|, established for 1 ms and
+ * accepted by st[1]: the client's connection id, or -1. */
+long b2b_connect_accept(struct b2b *b, uint16_t port);
 
 #endif /* MPX_MPTCP_B2B_H */

@@ -143,17 +143,24 @@ static bool df_read_all(struct df *f, size_t n, size_t *got)
     }
 }
 
+/* Run in 100 ms steps, at most |steps| of them, until the server has read
+ * exactly |n| bytes and EOF. */
+static bool df_wait_eof(struct df *f, size_t n, int steps)
+{
+    size_t got = 0;
+    bool eof = false;
+    for (int i = 0; i < steps && !eof; i++) {
+        df_run(f, 100 * MPX_NS_PER_MS);
+        eof = df_read_all(f, n, &got);
+    }
+    return eof;
+}
+
 MPX_TEST(mptcp_datafin_rtx_on_pure_ack)
 {
     struct df *f = df_new(11, false, 5000, 3, false);
     REQUIRE(f->cid > 0 && f->sid > 0 && f->fin_dsn);
-    size_t got = 0;
-    bool eof = false;
-    for (int i = 0; i < 200 && !eof; i++) {
-        df_run(f, 100 * MPX_NS_PER_MS);
-        eof = df_read_all(f, 5000, &got);
-    }
-    CHECK(eof);
+    CHECK(df_wait_eof(f, 5000, 200));
     mpx_conn_close(f->b.st[1], (uint32_t)f->sid, f->b.now);
     df_run(f, 20 * MPX_NS_PER_S);
     const struct mpx_mptcp_mib *m0 = mpx_stack_mib(f->b.st[0]);
@@ -176,13 +183,7 @@ MPX_TEST(mptcp_datafin_alone_on_pure_ack_no_subflow_fin)
 {
     struct df *f = df_new(12, false, 0, 0, false);
     REQUIRE(f->cid > 0 && f->sid > 0 && f->fin_dsn);
-    size_t got = 0;
-    bool eof = false;
-    for (int i = 0; i < 50 && !eof; i++) {
-        df_run(f, 100 * MPX_NS_PER_MS);
-        eof = df_read_all(f, 0, &got);
-    }
-    CHECK(eof);
+    CHECK(df_wait_eof(f, 0, 50));
     CHECK(f->pure_fin >= 1);
     CHECK_INT(f->early_fin, 0); /* no subflow FIN while the server is open */
     f->srv_closed = true;

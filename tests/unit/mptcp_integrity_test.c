@@ -176,10 +176,8 @@ MPX_TEST(mptcp_integrity_reinject_keeps_what_was_not_taken)
     struct b2b *b = calloc(1, sizeof(*b));
     REQUIRE(b);
     b2b_init(b, 81, big_bufs, NULL);
-    long c = mpx_stack_connect(b->st[0], NULL, &b->addr[1][0], 80, b->now);
+    long c = b2b_connect_accept(b, 80);
     REQUIRE(c > 0);
-    b2b_run(b, b->now + 1000 * 1000);
-    REQUIRE(mpx_stack_accept(b->st[1], 80) > 0);
     REQUIRE(mpx_conn_add_subflow(b->st[0], (uint32_t)c, &b->addr[0][1], &b->addr[1][1], 80, false,
                                  b->now) == 0);
     b2b_run(b, b->now + 1000 * 1000);
@@ -224,10 +222,8 @@ MPX_TEST(mptcp_integrity_reinject_blocked_range_does_not_block_others)
     struct b2b *b = calloc(1, sizeof(*b));
     REQUIRE(b);
     b2b_init(b, 82, big_bufs, NULL);
-    long c = mpx_stack_connect(b->st[0], NULL, &b->addr[1][0], 80, b->now);
+    long c = b2b_connect_accept(b, 80);
     REQUIRE(c > 0);
-    b2b_run(b, b->now + 1000 * 1000);
-    REQUIRE(mpx_stack_accept(b->st[1], 80) > 0);
     REQUIRE(mpx_conn_add_subflow(b->st[0], (uint32_t)c, &b->addr[0][1], &b->addr[1][1], 80, false,
                                  b->now) == 0);
     b2b_run(b, b->now + 1000 * 1000);
