@@ -81,6 +81,14 @@ class Engine:
         return e
 
     def stop(self):
+        """Stop the daemon (SIGTERM); its counters are kept first next to
+        the event log, for a failed test's post-mortem."""
+        if self.proc.poll() is None:
+            try:
+                (self.log.parent / f"counters-{self.side}.txt").write_text(
+                    self.cli("counters", timeout=5).stdout or "")
+            except (OSError, subprocess.SubprocessError):
+                pass
         stop_process(self.proc, 10)
         self.logf.close()
         try:

@@ -312,7 +312,7 @@ def test_gnutls_cli_s_server(pair, tls, policy, version):
     argv = ["gnutls-cli", "--insecure", "--priority", prio, "--logfile",
             str(tls["tmp"] / "gnutls-cli.log"), "-p", str(PORT), l.addr("server", 1)]
     p = l.popen("client", argv, env=c.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE)
+                stderr=open(tls["tmp"] / "gnutls-cli.stderr", "w"))
     try:
         # stdin stays open: gnutls-cli ends the session at stdin EOF
         p.stdin.write(b"GET /file.bin HTTP/1.0\r\n\r\n")
@@ -324,7 +324,10 @@ def test_gnutls_cli_s_server(pair, tls, policy, version):
         th.join(30)
     finally:
         stop(p, srv)
-    body = http_body(b"".join(chunks))
+    raw = b"".join(chunks)
+    (tls["tmp"] / "client.out").write_bytes(raw)  # kept for a failure's post-mortem
+    body = http_body(raw)
+    assert len(body) == SIZE, f"{len(body)} bytes of {SIZE}; the start: {raw[:300]!r}"
     check_all(l, c, s, watch, hashlib.sha256(body).hexdigest(), tls["sha"])
 
 

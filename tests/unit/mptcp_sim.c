@@ -27,6 +27,7 @@ struct mhost {
     uint64_t eof_time, last_rx, max_gap;
     uint64_t warm_bytes, warm_time;
     int est_events, sub_est;
+    uint64_t read_at; /* slow reader: next read (UINT64_MAX = none due) */
 };
 
 struct msim {
@@ -123,11 +124,31 @@ static void app_write(struct mhost *ho, uint64_t now)
     }
 }
 
+/* Bytes a slow reader (reader_bps) may still read at |now|; when none,
+ * ho->read_at is when the next 64 KiB step is due. */
+static uint64_t read_budget(struct mhost *ho, uint64_t now)
+{
+    uint64_t bps = ho->h->p->reader_bps;
+    ho->read_at = UINT64_MAX;
+    if (!bps)
+        return UINT64_MAX;
+    uint64_t allowed = (uint64_t)((double)now * (double)bps / 8.0 / 1e9);
+    allowed = allowed / CHUNK * CHUNK;
+    if (allowed > ho->received)
+        return allowed - ho->received;
+    ho->read_at = (uint64_t)((double)(ho->received + CHUNK) * 8.0 * 1e9 / (double)bps) + 1;
+    return 0;
+}
+
 static void app_read(struct mhost *ho, uint64_t now)
 {
     struct msim *h = ho->h;
     for (;;) {
-        long n = mpx_conn_recv(ho->st, ho->conn, h->rbuf, sizeof(h->rbuf), now);
+        uint64_t budget = read_budget(ho, now);
+        if (!budget)
+            return;
+        size_t want = budget < sizeof(h->rbuf) ? (size_t)budget : sizeof(h->rbuf);
+        long n = mpx_conn_recv(ho->st, ho->conn, h->rbuf, want, now);
         if (n > 0) {
             EVP_DigestUpdate(ho->sha_in, h->rbuf, (size_t)n);
             if (ho->received && now - ho->last_rx > ho->max_gap &&
@@ -201,7 +222,8 @@ static void node_recv(void *ctx, struct mpx_sim *sim, int node, const uint8_t *p
 static uint64_t node_deadline(void *ctx)
 {
     struct mhost *ho = ctx;
-    return mpx_stack_next_deadline(ho->st);
+    uint64_t d = mpx_stack_next_deadline(ho->st);
+    return ho->conn && ho->read_at < d ? ho->read_at : d;
 }
 
 static void node_timer(void *ctx, struct mpx_sim *sim, int node, uint64_t now)

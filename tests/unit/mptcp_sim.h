@@ -46,6 +46,8 @@ struct msim_params {
     uint8_t max_subflows;    /* server limit; 0 = default */
     uint64_t time_limit_ns;  /* default 60 s virtual */
     uint32_t rcvbuf;         /* connection-level, 0 = default */
+    uint64_t reader_bps;     /* the receiving app reads at most this fast, in
+                                64 KiB steps (a slow reader); 0 = at once */
     const char *scheduler;   /* NULL = default */
     const char *cc;          /* NULL = cubic */
     uint64_t warmup_ns;      /* steady_bps counts from here (default 1 s) */

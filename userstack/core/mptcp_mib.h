@@ -94,6 +94,7 @@
     X(MPJoinKeyIdMismatch) /* MP_JOIN SYN/ACK or ACK echoing another K (D21) */                    \
     /* mptcpext's own hardening counters (MPX prefix: no kernel twin) */                           \
     X(MPXOptsUnacceptable) /* MPTCP options of a segment TCP found unacceptable: ignored */        \
+    X(MPXRxMapsFull)       /* a segment dropped: no room to remember its mapping (sent again) */   \
     X(MPXFastcloseBadKey)  /* MP_FASTCLOSE with a wrong key / HMAC: ignored */                     \
     X(MPXDataFinRetrans)   /* our DATA_FIN sent again on a pure ACK (not DATA_ACKed in an RTO) */  \
     X(MPXCloseTimeout)     /* an orphan not closed within the close timeout: MP_FASTCLOSE */

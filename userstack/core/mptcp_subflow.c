@@ -945,7 +945,24 @@ static bool rx_join_ack(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now
     return true;
 }
 
-static void rx_map(struct mpx_sf *sf, const struct mpx_opt_dss *d)
+/* The tail mapping takes |off|, |dsn|, |len| if they continue it in both
+ * sequence spaces (a sender's consecutive mappings: one entry, however
+ * small the peer makes them). Not with checksums: each covers its own. */
+static bool rx_map_extend(struct mpx_sf *sf, struct mpx_map *last, uint32_t off, uint64_t dsn,
+                          uint32_t len, bool fin)
+{
+    if (!last || sf->msk->csum || last->fin || fin || last->off + last->len != off ||
+        last->dsn + last->len != dsn || last->len > UINT32_MAX / 2)
+        return false;
+    last->len += len;
+    return true;
+}
+
+/* Records a mapping. False when there is no room to remember it: the
+ * segment must then not reach TCP, or its bytes would be taken with no
+ * mapping (drain stops there for good, and the next segment without a
+ * DSS resets the subflow as middlebox interference). */
+static bool rx_map(struct mpx_sf *sf, const struct mpx_opt_dss *d)
 {
     struct mpx_msk *m = sf->msk;
     struct mpx_stack *st = sf->st;
@@ -958,7 +975,7 @@ static void rx_map(struct mpx_sf *sf, const struct mpx_opt_dss *d)
             sf->rx_inf_off = d->ssn - 1;
             sf->rx_inf_dsn = dsn;
         }
-        return;
+        return true;
     }
     if (d->data_fin && d->dll == 1 && d->ssn == 0) {
         mpx_msk_rcv_fin(m, dsn);
@@ -968,13 +985,13 @@ static void rx_map(struct mpx_sf *sf, const struct mpx_opt_dss *d)
          * answers a retransmitted FIN */
         if (m->fin_in)
             sf->ack_pending = true;
-        return;
+        return true;
     }
     uint32_t off = d->ssn - 1, len = d->dll - (d->data_fin ? 1u : 0u);
     if (d->data_fin)
         mpx_msk_rcv_fin(m, dsn + len);
     if (!len || mpx_seq_leq(off + len, sf->rx_off))
-        return; /* old */
+        return true; /* old */
     struct mpx_map *last = ring_tail(&sf->rx);
     struct mpx_map *mp;
     if (last && mpx_seq_lt(off, last->off + last->len)) {
@@ -982,26 +999,34 @@ static void rx_map(struct mpx_sf *sf, const struct mpx_opt_dss *d)
         if (!cur)
             cur = ring_find(&sf->rx, off + len - 1);
         if (cur) {
-            /* Linux accepts only an identical re-announcement */
-            if (cur->off != off || cur->dsn != dsn || cur->len != len)
+            /* Linux accepts only an identical re-announcement; ours may
+             * have grown by rx_map_extend: a part of it is the same */
+            if (cur->dsn + (off - cur->off) != dsn || mpx_seq_lt(off, cur->off) ||
+                mpx_seq_gt(off + len, cur->off + cur->len))
                 st->mib.DSSNotMatching++;
-            return;
+            return true;
         }
         /* a retransmission filling a hole: keep the ring sorted by offset */
         mp = ring_insert(&sf->rx, off);
+    } else if (rx_map_extend(sf, last, off, dsn, len, d->data_fin)) {
+        return true;
     } else {
         mp = ring_push(&sf->rx);
     }
-    if (!mp)
-        return;
+    if (!mp) {
+        st->mib.MPXRxMapsFull++;
+        return false;
+    }
     mp->dsn = dsn;
     mp->off = off;
     mp->len = len;
     mp->fin = d->data_fin;
     mp->csum = d->csum;
+    return true;
 }
 
-static void rx_dss(struct mpx_sf *sf, const struct mpx_pkt *p, const struct mpx_opt_dss *d,
+/* False when the segment must be dropped (rx_map). */
+static bool rx_dss(struct mpx_sf *sf, const struct mpx_pkt *p, const struct mpx_opt_dss *d,
                    uint64_t now)
 {
     struct mpx_msk *m = sf->msk;
@@ -1013,8 +1038,7 @@ static void rx_dss(struct mpx_sf *sf, const struct mpx_pkt *p, const struct mpx_
         if (sf->client && !sf->join)
             sf->fully_est = true; /* the peer has our key */
     }
-    if (d->has_map)
-        rx_map(sf, d);
+    return !d->has_map || rx_map(sf, d);
 }
 
 static void rx_fastclose(struct mpx_sf *sf, const struct mpx_opt_fastclose *fc, uint64_t now)
@@ -1254,10 +1278,11 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
             st->mib.InfiniteMapRx++;
         return true;
     }
+    bool take = true;
     for (uint8_t i = 0; i < p->tcp.opts.n_mptcp; i++) {
         const struct mpx_mptcp_opt *o = &p->tcp.opts.mptcp[i];
         if (o->subtype == MPX_MPTCP_SUB_DSS && m->mptcp)
-            rx_dss(sf, p, &o->u.dss, now);
+            take = rx_dss(sf, p, &o->u.dss, now) && take;
         else if (o->subtype == MPX_MPTCP_SUB_FASTCLOSE)
             rx_fastclose(sf, &o->u.fastclose, now);
         else if (o->subtype == MPX_MPTCP_SUB_NEW_KEY && m->mptcp)
@@ -1266,7 +1291,7 @@ bool mpx_sf_rx_options(struct mpx_sf *sf, const struct mpx_pkt *p, uint64_t now)
                  o->subtype == MPX_MPTCP_SUB_PRIO)
             mpx_sf_rx_signal(sf, o, now);
     }
-    return true;
+    return take;
 }
 
 /* --- input: data drain ------------------------------------------------- */
@@ -1333,6 +1358,8 @@ static void drain(struct mpx_sf *sf, uint64_t now)
             } else if (n > ready) {
                 n = (uint32_t)ready;
             }
+            if (n > MPX_MAP_MAX)
+                n = MPX_MAP_MAX; /* the scratch holds one DLL; merged ones are longer */
         }
         uint32_t space = mpx_msk_rcv_space(m, dsn);
         if (n > space && !(mp && m->csum))

@@ -383,6 +383,10 @@ static void rcvbuf_tune(struct mpx_tcp_conn *c, uint64_t now)
 static void maybe_window_update(struct mpx_tcp_conn *c, uint32_t old_win)
 {
     uint32_t new_win = mpx_tcp_rcv_window(c);
+    /* an owner's window may be below our edge (mpx_tcp_rcv_window): judge
+     * the update by what the peer was last told */
+    if (c->cfg.rcv_wnd && c->wnd_sent < old_win)
+        old_win = c->wnd_sent;
     if (new_win > old_win && (old_win == 0 || old_win <= c->rcvbuf.cap / 2) &&
         (new_win >= 2 * old_win || new_win - old_win >= c->rcvbuf.cap / 2) &&
         c->state != MPX_TCP_CLOSED)

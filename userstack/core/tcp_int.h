@@ -62,8 +62,10 @@ struct mpx_tcp_conn {
     uint8_t snd_wscale, rcv_wscale;
     bool wscale_ok, sack_ok, ts_ok;
 
-    /* Receive side. rcv_adv is the right edge we advertised. */
-    uint32_t irs, rcv_nxt, rcv_adv;
+    /* Receive side. rcv_adv is the right edge we advertised (the largest:
+     * what the peer may have sent up to); wnd_sent the last window field,
+     * in bytes. */
+    uint32_t irs, rcv_nxt, rcv_adv, wnd_sent;
     bool adv_zero;    /* the last window we advertised was zero */
     uint32_t rcv_mss; /* largest segment seen, for ACK/SWS heuristics */
     struct mpx_ring rcvbuf;

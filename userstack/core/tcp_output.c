@@ -20,11 +20,22 @@ uint32_t mpx_tcp_ts_now(const struct mpx_tcp_conn *c, uint64_t now)
 /* The window to offer: free buffer space, never shrinking the right edge
  * already offered (RFC 9293 3.8.6.2.2 receiver SWS avoidance: move the edge
  * only by min(buffer/2, MSS) or more). One scale unit is kept as slack so
- * that rounding the scaled field up never offers more than the ring holds. */
+ * that rounding the scaled field up never offers more than the ring holds.
+ *
+ * An owner's window (an MPTCP subflow) is offered as it is. RFC 8684
+ * 3.3.4: it is relative to the DATA_ACK and shared by the subflows; the
+ * owner keeps its right edge (DATA_ACK + window) from shrinking. This
+ * subflow's own edge may move back: when another subflow delivered in
+ * order, the DATA_ACK moved and this one received nothing. Holding that
+ * edge instead offered the peer, at the connection level, data the
+ * receive buffer could not take; it sat in the subflows and blocked them.
+ * rcv_adv keeps the largest edge, so what the peer sent within it is
+ * still accepted (window_field). */
 uint32_t mpx_tcp_rcv_window(struct mpx_tcp_conn *c)
 {
     uint32_t slack = 1u << c->rcv_wscale;
     uint32_t room = c->rcvbuf.cap - c->rcvbuf.len;
+    uint32_t max = (uint32_t)65535 << c->rcv_wscale;
     if (c->cfg.rcv_wnd) {
         /* the owner's window; grow the ring so that what we offer fits */
         uint32_t want = c->cfg.rcv_wnd(c->cfg.opt_hook_ctx);
@@ -37,9 +48,10 @@ uint32_t mpx_tcp_rcv_window(struct mpx_tcp_conn *c)
             room = c->rcvbuf.cap - c->rcvbuf.len;
         if (want + slack < room)
             room = want + slack;
+        room = room > slack ? room - slack : 0;
+        return room > max ? max : room;
     }
     room = room > slack ? room - slack : 0;
-    uint32_t max = (uint32_t)65535 << c->rcv_wscale;
     if (room > max)
         room = max;
     uint32_t cur = mpx_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
@@ -176,6 +188,7 @@ static uint16_t window_field(struct mpx_tcp_conn *c, bool syn)
     if (syn) {
         field = win > 65535 ? 65535 : win;
         c->rcv_adv = c->rcv_nxt + field;
+        c->wnd_sent = field;
         return (uint16_t)field;
     }
     uint32_t unit = 1u << c->rcv_wscale;
@@ -185,6 +198,7 @@ static uint16_t window_field(struct mpx_tcp_conn *c, bool syn)
     uint32_t edge = c->rcv_nxt + (field << c->rcv_wscale);
     if (mpx_seq_gt(edge, c->rcv_adv))
         c->rcv_adv = edge;
+    c->wnd_sent = field << c->rcv_wscale;
     if (field == 0 && !c->adv_zero)
         c->mib.TCPToZeroWindowAdv++;
     else if (field && c->adv_zero)
