@@ -75,6 +75,17 @@ void b2b_run(struct b2b *b, uint64_t until)
         b->now = until;
 }
 
+long b2b_connect_two(struct b2b *b, uint16_t port, long *sid)
+{
+    long c = mpx_stack_connect(b->st[0], &b->addr[0][0], &b->addr[1][0], port, b->now);
+    if (c > 0)
+        mpx_conn_add_subflow(b->st[0], (uint32_t)c, &b->addr[0][1], &b->addr[1][1], port, false,
+                             b->now);
+    b2b_run(b, b->now + 200 * MPX_NS_PER_MS);
+    *sid = mpx_stack_accept(b->st[1], port);
+    return c > 0 ? c : -1;
+}
+
 long b2b_connect_accept(struct b2b *b, uint16_t port)
 {
     long c = mpx_stack_connect(b->st[0], NULL, &b->addr[1][0], port, b->now);

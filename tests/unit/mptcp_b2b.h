@@ -38,5 +38,10 @@ void b2b_run(struct b2b *b, uint64_t until);
 /* A connection from st[0] to addr[1][0]:|port|, established for 1 ms and
  * accepted by st[1]: the client's connection id, or -1. */
 long b2b_connect_accept(struct b2b *b, uint16_t port);
+/* A connection from addr[0][0] to addr[1][0]:|port| and a second subflow
+ * between the addr[.][1], run for 200 ms (both ends established and
+ * quiet); the server's id from accept in |*sid|. The client's connection
+ * id, or -1. */
+long b2b_connect_two(struct b2b *b, uint16_t port, long *sid);
 
 #endif /* MPX_MPTCP_B2B_H */

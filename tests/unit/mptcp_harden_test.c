@@ -69,12 +69,7 @@ static struct hd *hd_new(uint64_t seed)
     b2b_init(&h->b, seed, NULL, NULL);
     h->b.arg = h;
     h->b.mangle = hd_watch;
-    h->cid = mpx_stack_connect(h->b.st[0], &h->b.addr[0][0], &h->b.addr[1][0], HD_PORT, 0);
-    if (h->cid > 0)
-        mpx_conn_add_subflow(h->b.st[0], (uint32_t)h->cid, &h->b.addr[0][1], &h->b.addr[1][1],
-                             HD_PORT, false, 0);
-    b2b_run(&h->b, 200 * MPX_NS_PER_MS);
-    h->sid = mpx_stack_accept(h->b.st[1], HD_PORT);
+    h->cid = b2b_connect_two(&h->b, HD_PORT, &h->sid);
     return h;
 }
 

@@ -63,12 +63,9 @@ MPX_TEST(mptcp_slowread_completes_without_reset)
 static struct mpx_msk *two_subflows(struct b2b *b, uint64_t seed)
 {
     b2b_init(b, seed, NULL, NULL);
-    long c = mpx_stack_connect(b->st[0], &b->addr[0][0], &b->addr[1][0], 80, 0);
-    if (c <= 0)
-        return NULL;
-    mpx_conn_add_subflow(b->st[0], (uint32_t)c, &b->addr[0][1], &b->addr[1][1], 80, false, 0);
-    b2b_run(b, 200 * MPX_NS_PER_MS);
-    if (mpx_stack_accept(b->st[1], 80) <= 0)
+    long sid;
+    long c = b2b_connect_two(b, 80, &sid);
+    if (c <= 0 || sid <= 0)
         return NULL;
     struct mpx_msk *m = mpx_stack_find(b->st[0], (uint32_t)c);
     return m && m->nsf == 2 && m->sf[1]->mp_ok ? m : NULL;

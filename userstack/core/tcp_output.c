@@ -35,7 +35,6 @@ uint32_t mpx_tcp_rcv_window(struct mpx_tcp_conn *c)
 {
     uint32_t slack = 1u << c->rcv_wscale;
     uint32_t room = c->rcvbuf.cap - c->rcvbuf.len;
-    uint32_t max = (uint32_t)65535 << c->rcv_wscale;
     if (c->cfg.rcv_wnd) {
         /* the owner's window; grow the ring so that what we offer fits */
         uint32_t want = c->cfg.rcv_wnd(c->cfg.opt_hook_ctx);
@@ -48,12 +47,13 @@ uint32_t mpx_tcp_rcv_window(struct mpx_tcp_conn *c)
             room = c->rcvbuf.cap - c->rcvbuf.len;
         if (want + slack < room)
             room = want + slack;
-        room = room > slack ? room - slack : 0;
-        return room > max ? max : room;
     }
     room = room > slack ? room - slack : 0;
+    uint32_t max = (uint32_t)65535 << c->rcv_wscale;
     if (room > max)
         room = max;
+    if (c->cfg.rcv_wnd)
+        return room;
     uint32_t cur = mpx_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     if (room <= cur)
         return cur;
