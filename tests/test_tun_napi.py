@@ -9,7 +9,9 @@ MPTCP options of the merged segments (DSS mappings included) must survive
 that unchanged, which the checksums of the data prove. The tests also check
 that the device is really in threaded NAPI mode and that the routers saw
 fewer skbs than the engine wrote segments (at least one merge). They never
-assert a rate.
+assert a rate. The default, `auto`, threads the NAPI only while the daemon
+writes in bursts (userstack/io/napigov.h): its test drives the switches both
+ways through real transfers and reads them in sysfs and the counters.
 
 Root only (the lab fixture skips otherwise); unshaped paths. Nothing sleeps
 to synchronise.
@@ -62,14 +64,55 @@ def test_tun_napi_kernel_client_engine_server(engine, apps):
     kernel_to_engine(d, apps, 5613, NBYTES)
 
 
-def test_tun_napi_auto_is_the_default(engine):
-    """Without a tun-napi setting the daemon opens the TUN with IFF_NAPI and
-    makes its NAPI threaded (auto: `ip netns exec` gives it its own sysfs)."""
-    d = engine(paths=1)
-    assert _threaded(d.lab, "client") == "1"
-    assert d.cli("get", "tun-napi").stdout.split()[-1] == "auto"
-    log = d.log.read_text()
-    assert ", threaded NAPI) open" in log and "reopened without IFF_NAPI" not in log, log
+def _napi_switches(d):
+    c = d.counters()
+    return c["MpxdTunNapiThreaded"], c["MpxdTunNapiUnthreaded"]
+
+
+def test_tun_napi_auto_threads_only_bursts(engines):
+    """The default (auto): IFF_NAPI, its NAPI unthreaded while packets go
+    alone (each would cost the NAPI thread a wake-up), threaded while the
+    daemon writes in bursts (napigov.h). A bulk sender goes threaded; its
+    receiver, which writes ACKs one or two at a time, never does; short
+    exchanges then bring the sender back. Every transfer is checked."""
+    dc, ds = engines(NEVER, NEVER, paths=1)
+    l = dc.lab
+    assert dc.cli("get", "tun-napi").stdout.split()[-1] == "auto"
+    assert _threaded(l, "client") == "0" and _threaded(l, "server") == "0"
+    log = dc.log.read_text()
+    assert "NAPI threaded while writes come in bursts) open" in log, log
+    assert "reopened without IFF_NAPI" not in log, log
+
+    srv = EApp(ds, ["listen", "5617"], 0, who="server")
+    try:
+        wait_for(lambda: any(c["listen"] for c in ds.json("conn")), 10, "the listener")
+        cli = EApp(dc, ["connect", l.addr("server", 1, 4), "5617"], None)
+        try:
+            wait_for(lambda: _napi_switches(dc)[0] >= 1, 30, "the sender's NAPI threaded")
+            assert _threaded(l, "client") == "1"
+        finally:
+            cli.stop()
+        r_cli, r_srv = cli.result(), srv.result()
+    finally:
+        srv.kill()
+    assert r_cli["rc"] == 0 and r_srv["rc"] == 0, (r_cli, r_srv)
+    assert (r_cli["tx"], r_cli["tx_sha"]) == (r_srv["rx"], r_srv["rx_sha"])
+    cc, cs = dc.counters(), ds.counters()
+    print(f"\nbulk: {r_cli['tx'] >> 20} MB; steps that wrote / packets: sender "
+          f"{cc['MpxdTunTxSteps']} / {cc['MpxdTunTxPkts']}, receiver {cs['MpxdTunTxSteps']} / "
+          f"{cs['MpxdTunTxPkts']}")
+    assert _napi_switches(ds) == (0, 0) and _threaded(l, "server") == "0"
+
+    # request/response: a few packets per loop step, until the sender's
+    # governor (a second after its switch at the earliest) turns it back
+    port = 5618
+    while _napi_switches(dc)[1] == 0:
+        engines_both_ways(dc, ds, port, 2048)
+        port += 1
+        assert port < 5618 + 400, "the sender's NAPI stayed threaded"
+    print(f"unthreaded after {port - 5618} exchanges")
+    assert _threaded(l, "client") == "0"
+    assert _napi_switches(dc) == (1, 1)
 
 
 # sysfs mounted over by an empty tmpfs: the daemon cannot find the device's

@@ -36,8 +36,10 @@
  *                           partial checksums (IFF_VNET_HDR + TUNSETOFFLOAD) [start]
  *   pacing on|off           TCP pacing (Linux rates), default off [run time: new conns]
  *   tun-napi auto|on|off    IFF_NAPI + threaded NAPI on the TUN: the kernel GROs what
- *                           we write before forwarding it; auto (default): on when
- *                           the threaded NAPI can be set and offload is off [start]
+ *                           we write before forwarding it; auto (default): IFF_NAPI
+ *                           when the threaded NAPI can be set and offload is off,
+ *                           threaded only while writes come in bursts (napigov.h)
+ *                           [start]
  *
  * Errors never abort: every bad line gives "FILE:LINE: message".
  */
@@ -61,8 +63,9 @@ enum mpx_dcfg_log {
     MPX_DLOG_DEBUG,
 };
 
-/* tun-napi: AUTO falls back to a plain TUN when the device's NAPI cannot be
- * made threaded (main.c open_tun), ON keeps IFF_NAPI and warns */
+/* tun-napi: AUTO threads the NAPI only while writes come in bursts and
+ * falls back to a plain TUN when the device's NAPI cannot be made threaded
+ * (main.c open_tun); ON keeps it threaded, or IFF_NAPI alone with a warning */
 enum mpx_dcfg_tun_napi {
     MPX_DCFG_NAPI_AUTO = 0,
     MPX_DCFG_NAPI_OFF,

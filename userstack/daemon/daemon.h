@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "napigov.h"
 #include "pcap.h"
 #include "rpc.h"
 #include "tun.h"
@@ -61,6 +62,9 @@ static inline uint32_t mpxd_idx(uint16_t slot, uint16_t gen)
     X(TunRxPkts)                                                                                   \
     X(TunTxPkts)                                                                                   \
     X(TunTxBusy)                                                                                   \
+    X(TunTxSteps)                                                                                  \
+    X(TunNapiThreaded)                                                                             \
+    X(TunNapiUnthreaded)                                                                           \
     X(AcceptDropped)                                                                               \
     X(ShimConnects)                                                                                \
     X(ShimAccepts)                                                                                 \
@@ -214,6 +218,10 @@ struct mpxd {
     uint64_t named_sweep;     /* next time unclaimed ones are looked at */
     uint64_t named_log_next;  /* evictions are logged at most once a second */
     uint32_t named_log_quiet; /* evictions not logged since the last line */
+    /* tun-napi auto: threaded NAPI only while we write in bursts
+     * (napigov.h); |napigov_on| false: the setting is fixed */
+    struct mpx_napigov napigov;
+    bool napigov_on;
     struct mpxd_mib mib;
 };
 
@@ -274,6 +282,8 @@ void mpxd_conn_find(struct mpxd *d, struct mpxd_client *c, uint32_t id,
 /* evlog.c */
 int mpxd_evlog_open(struct mpxd *d);
 void mpxd_evlog_close(struct mpxd *d);
+/* Write out what the loop step logged (before the loop sleeps). */
+void mpxd_evlog_flush(struct mpxd *d);
 /* One event: JSON log and monitor clients. */
 void mpxd_event(struct mpxd *d, const struct mpx_rpc_event *ev);
 /* Periodic per-subflow counters when due; returns the next due time. */

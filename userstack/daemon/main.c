@@ -135,14 +135,21 @@ static int open_tun_mode(struct mpxd *d, struct mpx_tun_opts *o)
 
 /* IFF_NAPI pays only with the device's NAPI threaded: without its own
  * thread the poll runs inside each write and GRO merges nothing (tun.h,
- * bench/README.md). "on" keeps it and warns; "auto" reopens a plain TUN. */
+ * bench/README.md). "on" keeps it threaded, and with a warning when that
+ * cannot be set. "auto" starts unthreaded and lets the governor thread it
+ * while we write in bursts (napigov.h); where the setting cannot be
+ * written (the sysfs of another namespace) it reopens a plain TUN. */
 static int open_tun_napi(struct mpxd *d, struct mpx_tun_opts *o)
 {
-    int rc = mpx_tun_set_napi_threaded(d->tun, true);
+    bool on = d->cfg.tun_napi == MPX_DCFG_NAPI_ON;
+    int rc = mpx_tun_set_napi_threaded(d->tun, on);
 
-    if (rc >= 0)
+    if (rc >= 0) {
+        d->napigov_on = !on;
+        mpx_napigov_init(&d->napigov, on);
         return 0;
-    if (d->cfg.tun_napi == MPX_DCFG_NAPI_ON) {
+    }
+    if (on) {
         mpxd_log(d, MPX_DLOG_WARN, "TUN %s: threaded NAPI: %s (GRO will not merge)",
                  mpx_tun_name(d->tun), strerror(-rc));
         return 0;
@@ -153,6 +160,29 @@ static int open_tun_napi(struct mpxd *d, struct mpx_tun_opts *o)
     d->tun = NULL;
     o->flags &= ~MPX_TUN_F_NAPI;
     return open_tun_mode(d, o);
+}
+
+/* tun-napi auto: one loop step wrote |pkts| packets. A setting that cannot
+ * be written any more leaves the governor off, as it is. */
+static void napi_govern(struct mpxd *d, unsigned pkts, uint64_t now)
+{
+    int v = mpx_napigov_step(&d->napigov, pkts, now), rc;
+
+    if (v == 0)
+        return;
+    rc = mpx_tun_set_napi_threaded(d->tun, v > 0);
+    if (rc < 0) {
+        mpxd_log(d, MPX_DLOG_WARN, "TUN %s: threaded NAPI %s: %s; left as it is",
+                 mpx_tun_name(d->tun), v > 0 ? "on" : "off", strerror(-rc));
+        d->napigov_on = false;
+        return;
+    }
+    if (v > 0)
+        d->mib.TunNapiThreaded++;
+    else
+        d->mib.TunNapiUnthreaded++;
+    mpxd_log(d, MPX_DLOG_DEBUG, "TUN %s: NAPI %s", mpx_tun_name(d->tun),
+             v > 0 ? "threaded (writes come in bursts)" : "unthreaded (writes come alone)");
 }
 
 static int open_tun(struct mpxd *d)
@@ -184,7 +214,10 @@ static int open_tun(struct mpxd *d)
     /* (a larger MTU set on the device than our buffers hold is not used) */
     d->cfg.tun_mtu = rc > 0 && (size_t)rc <= mpx_tun_buf_size(d->tun) ? (unsigned)rc : 0;
     mpxd_log(d, MPX_DLOG_INFO, "TUN %s (ifindex %d, MTU %d%s) open", mpx_tun_name(d->tun),
-             mpx_tun_ifindex(d->tun), rc, (o.flags & MPX_TUN_F_NAPI) ? ", threaded NAPI" : "");
+             mpx_tun_ifindex(d->tun), rc,
+             !(o.flags & MPX_TUN_F_NAPI) ? ""
+             : d->napigov_on             ? ", NAPI threaded while writes come in bursts"
+                                         : ", threaded NAPI");
     return 0;
 }
 
@@ -215,10 +248,13 @@ static int tun_send(struct mpxd *d, uint32_t id, uint8_t *buf, size_t n)
     return mpx_tun_tx_send(d->tun, id, n, NULL);
 }
 
-/* Everything the stack wants to send, straight into TUN transmit buffers. */
-static void flush_output(struct mpxd *d)
+/* Everything the stack wants to send, straight into TUN transmit buffers;
+ * returns how many packets went. */
+static unsigned flush_output(struct mpxd *d)
 {
-    for (;;) {
+    unsigned sent = 0;
+
+    for (;; sent++) {
         uint32_t id;
         size_t cap;
         uint8_t *buf = mpx_tun_tx_buf(d->tun, &id, &cap);
@@ -226,21 +262,21 @@ static void flush_output(struct mpxd *d)
 
         if (!buf) {
             d->mib.TunTxBusy++;
-            return; /* retried when a write completes */
+            return sent; /* retried when a write completes */
         }
         n = mpx_eng_output(d->eng, buf, cap, mpxd_now());
         if (n <= 0) {
             mpx_tun_tx_cancel(d->tun, id);
             if (n < 0)
                 mpxd_log(d, MPX_DLOG_WARN, "output: packet larger than %zu bytes dropped", cap);
-            return;
+            return sent;
         }
         if (d->pcap)
             mpx_pcap_write(d->pcap, mpxd_now() + d->rt_offset, buf, (size_t)n);
         if (tun_send(d, id, buf, (size_t)n) < 0) {
             mpx_tun_tx_cancel(d->tun, id);
             d->mib.TunTxBusy++;
-            return;
+            return sent;
         }
         d->mib.TunTxPkts++;
     }
@@ -263,6 +299,7 @@ static void step(struct mpxd *d)
 {
     uint64_t now = mpxd_now(), deadline;
     int64_t timeout;
+    unsigned sent;
 
     mpx_tun_poll(d->tun, on_packet, d, 0);
     if (mpx_eng_next_deadline(d->eng) <= now)
@@ -270,8 +307,13 @@ static void step(struct mpxd *d)
     drain_events(d);
     mpxd_bridges_pump(d);
     drain_events(d);
-    flush_output(d);
+    sent = flush_output(d);
+    if (sent)
+        d->mib.TunTxSteps++;
+    if (d->napigov_on)
+        napi_govern(d, sent, now);
     d->next_tick = mpxd_evlog_tick(d, now);
+    mpxd_evlog_flush(d);
     deadline = mpx_eng_next_deadline(d->eng);
     if (d->next_tick < deadline)
         deadline = d->next_tick;
