@@ -27,6 +27,11 @@ struct mpx_eng {
     char scheduler[32];
     char cc[32];
     int keylog_fd; /* --keylog FILE, -1 if none (keylog.h) */
+    /* rand64's pool: one getrandom(2) per 32 values instead of one each
+     * (two or three per connection); 256 bytes is the most getrandom
+     * always returns whole. Taken bytes are wiped. */
+    uint8_t rnd[256];
+    unsigned rnd_off;
 };
 
 /* --keylog: |conn|'s RFC 8684 keys (|ext| false) or its newest external
@@ -61,10 +66,17 @@ static enum mpx_ext_policy ext_policy(uint8_t p)
 /* The stack's randomness service: the kernel's CSPRNG (keys, ISNs). */
 static uint64_t rand64(void *ctx)
 {
-    uint64_t v = 0;
-    (void)ctx;
-    while (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-        ;
+    struct mpx_eng *e = ctx;
+    uint64_t v;
+
+    if (e->rnd_off + sizeof(v) > sizeof(e->rnd)) {
+        while (getrandom(e->rnd, sizeof(e->rnd), 0) != (ssize_t)sizeof(e->rnd))
+            ;
+        e->rnd_off = 0;
+    }
+    memcpy(&v, e->rnd + e->rnd_off, sizeof(v));
+    explicit_bzero(e->rnd + e->rnd_off, sizeof(v));
+    e->rnd_off += sizeof(v);
     return v;
 }
 
@@ -154,7 +166,8 @@ struct mpx_eng *mpx_eng_new(const struct mpx_dcfg *cfg, char *err, size_t errcap
     if (cfg->tun_mtu >= 576)
         sc.tcp.mtu = cfg->tun_mtu;
     sc.rand = rand64;
-    sc.rand_ctx = NULL;
+    sc.rand_ctx = e;
+    e->rnd_off = sizeof(e->rnd); /* empty: filled at the first use */
     /* DESIGN decision 5: the configured policy (default prefer) is also the
      * responder's: E SYNs are answered in E form unless it is never. */
     e->extkey_policy = cfg->extkey_policy ? cfg->extkey_policy : MPX_RPC_EXTKEY_PREFER;
@@ -201,6 +214,7 @@ void mpx_eng_free(struct mpx_eng *e)
         return;
     mpx_stack_free(e->st);
     mpx_keylog_close(e->keylog_fd);
+    explicit_bzero(e->rnd, sizeof(e->rnd)); /* future keys */
     free(e);
 }
 
