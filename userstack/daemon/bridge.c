@@ -1650,8 +1650,9 @@ static void shim_deliver(struct mpxd *d, const struct mpx_rpc_addr *key, uint16_
                                : "no bridge");
         return;
     }
-    /* blocking: io_uring arms its own poll (check_bridge_fd) */
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    /* blocking: io_uring arms its own poll (check_bridge_fd). The socket is
+     * ours (connect_to_listener): O_NONBLOCK is its only status flag */
+    fcntl(fd, F_SETFL, 0);
     b->server = true;
     b->extkey_policy = l->extkey_policy ? l->extkey_policy : d->cfg.extkey_policy;
     b->psk_len = l->psk_len;
