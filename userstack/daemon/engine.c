@@ -28,8 +28,8 @@ struct mpx_eng {
     char cc[32];
     int keylog_fd; /* --keylog FILE, -1 if none (keylog.h) */
     /* rand64's pool: one getrandom(2) per 32 values instead of one each
-     * (two or three per connection); 256 bytes is the most getrandom
-     * always returns whole. Taken bytes are wiped. */
+     * (keys, nonces: every connection takes some); 256 bytes is the most
+     * getrandom always returns whole. Taken bytes are wiped. */
     uint8_t rnd[256];
     unsigned rnd_off;
 };
