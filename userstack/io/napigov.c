@@ -26,16 +26,13 @@ int mpx_napigov_step(struct mpx_napigov *g, unsigned pkts, uint64_t now)
 
     if (pkts == 0)
         return 0;
-    if (!g->open) {
-        g->open = true;
+    if (g->steps == 0)
         g->win_start = now;
-    }
     g->pkts += pkts;
     g->steps++;
     if (now - g->win_start < MPX_NAPIGOV_WINDOW_NS)
         return 0;
     v = !g->switched || now - g->last_switch >= MPX_NAPIGOV_DWELL_NS ? verdict(g) : 0;
-    g->open = false;
     g->pkts = g->steps = 0;
     if (v) {
         g->threaded = v > 0;

@@ -33,8 +33,7 @@
 struct mpx_napigov {
     uint64_t win_start;   /* ns; the window opens at its first writing step */
     uint64_t last_switch; /* ns, valid once |switched| */
-    uint64_t pkts, steps; /* this window */
-    bool open;            /* a window has started */
+    uint64_t pkts, steps; /* this window (steps 0: none open) */
     bool switched;        /* the governor has switched once */
     bool threaded;        /* what the governor last decided */
 };
